@@ -1,0 +1,17 @@
+//! Schema migrations for intake, applied by `intake migrate` and on `serve`.
+//!
+//! One file per change, named `mYYYYMMDD_HHMMSS_description.rs`; never edit a
+//! migration that has shipped, add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tables::Migration)]
+    }
+}

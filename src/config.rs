@@ -1,0 +1,619 @@
+//! Typed configuration: layering, validation and secret redaction.
+//!
+//! Layers, later wins: the `config/default.toml` compiled into the binary, an
+//! optional file (`--config` / `INTAKE_CONFIG`), `INTAKE__SECTION__KEY`
+//! environment variables, then the conventional `SLACK_*` secrets. Everything
+//! is validated once at startup into [`Settings`]; a bad value is an error
+//! naming its key, never a panic later.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::severity::{Severities, Severity, SeverityKey};
+use crate::domain::sla::{BusinessCalendar, ClockKind, SlaSpan};
+
+/// The defaults ship inside the binary so `intake` runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A startup configuration problem, always naming the key to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("could not read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The configuration exactly as written in the layers, before validation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub database: RawDatabase,
+    pub slack: RawSlack,
+    pub channels: RawChannels,
+    pub oncall: RawOncall,
+    pub triage: RawTriage,
+    pub calendar: RawCalendar,
+    pub severities: Vec<RawSeverity>,
+    pub intake: RawIntake,
+    pub reminders: RawReminders,
+    pub followup: RawFollowup,
+    pub escalation: RawEscalation,
+    pub schedule: RawSchedule,
+    pub outbox: RawOutbox,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawServer {
+    pub bind: String,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawDatabase {
+    pub url: String,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawSlack {
+    pub api_url: String,
+    pub bot_token: String,
+    pub signing_secret: String,
+    pub app_token: String,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawChannels {
+    pub intake: String,
+    pub oncall: String,
+    pub digest: String,
+    pub escalation: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawOncall {
+    pub usergroup: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawTriage {
+    pub triagers: Vec<String>,
+    pub usergroup: String,
+    pub office_hours: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawCalendar {
+    pub timezone: String,
+    pub workdays: Vec<String>,
+    pub day_start: String,
+    pub day_end: String,
+    pub holidays: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawSeverity {
+    pub key: String,
+    pub label: String,
+    pub response: String,
+    pub resolution: String,
+    pub clock: String,
+    pub oncall: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawIntake {
+    pub default_severity: String,
+    pub areas: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawReminders {
+    pub fractions: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawFollowup {
+    pub after: String,
+    pub auto_close_after: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawEscalation {
+    pub emoji: BTreeMap<String, String>,
+    pub plus_one: String,
+    pub cooldown: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawSchedule {
+    pub digest: String,
+    pub sla_sweep: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawOutbox {
+    pub poll_interval_ms: u64,
+    pub lease_secs: u64,
+    pub batch_size: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+/// A Slack conversation to post to: an id (`C…`, `G…`, `D…`) or a `#name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRef(String);
+
+impl ChannelRef {
+    pub fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        let value = value.trim();
+        let is_id = value.len() >= 7
+            && value.starts_with(['C', 'G', 'D'])
+            && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        let is_name = value.strip_prefix('#').is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 80
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        });
+        if is_id || is_name {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(invalid(
+                key,
+                format!(
+                    "{value:?} is not a Slack channel: use the channel id (C0123ABCD, from the channel's details) or #name"
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChannelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn slack_id(key: &str, value: &str, prefixes: &[char], what: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let ok = value.len() >= 7
+        && value.starts_with(prefixes)
+        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(key, format!("{value:?} is not a Slack {what} id")))
+    }
+}
+
+fn optional_id(key: &str, value: &str, prefixes: &[char], what: &str) -> Result<Option<String>, ConfigError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        slack_id(key, value, prefixes, what).map(Some)
+    }
+}
+
+fn span(key: &str, value: &str) -> Result<SlaSpan, ConfigError> {
+    value.parse().map_err(|e| invalid(key, format!("{e}")))
+}
+
+fn schedule(key: &str, value: &str) -> Result<cron::Schedule, ConfigError> {
+    cron::Schedule::from_str(value).map_err(|e| {
+        invalid(
+            key,
+            format!("{value:?} is not a cron expression (sec min hour day month weekday): {e}"),
+        )
+    })
+}
+
+fn secret(key: &str, env: &str, value: &str) -> Result<SecretString, ConfigError> {
+    if value.trim().is_empty() {
+        Err(invalid(
+            key,
+            format!("is required: set the {env} environment variable (or {key} in a config file)"),
+        ))
+    } else {
+        Ok(SecretString::from(value.trim().to_string()))
+    }
+}
+
+/// What an escalation emoji does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EscalationRule {
+    /// One level more severe.
+    Up,
+    /// Straight to this severity (if it is more severe).
+    To(SeverityKey),
+}
+
+/// Validated configuration, shared read-only by every part of the service.
+pub struct Settings {
+    pub raw: RawConfig,
+    pub bind: SocketAddr,
+    pub bot_token: SecretString,
+    pub signing_secret: SecretString,
+    pub app_token: Option<SecretString>,
+    /// Without a trailing slash, as slack-morphism expects.
+    pub slack_api_url: String,
+    pub intake_channel: ChannelRef,
+    pub oncall_channel: ChannelRef,
+    pub digest_channel: ChannelRef,
+    pub escalation_channel: Option<ChannelRef>,
+    pub oncall_usergroup: Option<String>,
+    pub triagers: Vec<String>,
+    pub triage_usergroup: Option<String>,
+    pub calendar: BusinessCalendar,
+    pub severities: Severities,
+    pub default_severity: SeverityKey,
+    pub followup_after: SlaSpan,
+    pub auto_close_after: SlaSpan,
+    pub escalation_emoji: BTreeMap<String, EscalationRule>,
+    pub escalation_cooldown: SlaSpan,
+    pub digest_schedule: cron::Schedule,
+    pub sla_sweep_schedule: cron::Schedule,
+    pub json_logs: bool,
+}
+
+impl Settings {
+    /// Loads every layer and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::validate(load_raw(file, &std::env::vars().collect())?)
+    }
+
+    pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let bind = raw.server.bind.parse().map_err(|_| {
+            invalid(
+                "server.bind",
+                format!("{:?} is not an address like 127.0.0.1:3000", raw.server.bind),
+            )
+        })?;
+        if raw.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        if raw.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !(raw.database.url.starts_with("sqlite:") || raw.database.url.starts_with("postgres")) {
+            return Err(invalid("database.url", "must be a sqlite://… or postgres://… URL"));
+        }
+        let slack_api_url = raw.slack.api_url.trim().trim_end_matches('/').to_string();
+        if url::Url::parse(&slack_api_url).is_err() {
+            return Err(invalid(
+                "slack.api_url",
+                format!("{:?} is not a URL", raw.slack.api_url),
+            ));
+        }
+        let calendar = calendar(&raw.calendar)?;
+        let severities = severities(&raw.severities)?;
+        let default_severity = severity_ref(&severities, "intake.default_severity", &raw.intake.default_severity)?;
+        let mut escalation_emoji = BTreeMap::new();
+        for (emoji, rule) in &raw.escalation.emoji {
+            let key = format!("escalation.emoji.{emoji}");
+            let rule = if rule == "up" {
+                EscalationRule::Up
+            } else {
+                EscalationRule::To(severity_ref(&severities, &key, rule)?)
+            };
+            escalation_emoji.insert(emoji.trim_matches(':').to_string(), rule);
+        }
+        for (i, fraction) in raw.reminders.fractions.iter().enumerate() {
+            if !(*fraction > 0.0 && *fraction < 1.0) {
+                return Err(invalid(
+                    format!("reminders.fractions[{i}]"),
+                    format!("{fraction} must be between 0 and 1 (1.0 is the breach notice, always sent)"),
+                ));
+            }
+        }
+        if raw.outbox.batch_size == 0 || raw.outbox.lease_secs == 0 || raw.outbox.max_attempts == 0 {
+            return Err(invalid(
+                "outbox",
+                "batch_size, lease_secs and max_attempts must be at least 1",
+            ));
+        }
+        let json_logs = match raw.log.format.as_str() {
+            "human" => false,
+            "json" => true,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("{other:?} must be \"human\" or \"json\""),
+                ));
+            }
+        };
+        let triagers = raw
+            .triage
+            .triagers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| slack_id(&format!("triage.triagers[{i}]"), t, &['U', 'W'], "user"))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            bind,
+            bot_token: secret("slack.bot_token", "SLACK_BOT_TOKEN", &raw.slack.bot_token)?,
+            signing_secret: secret(
+                "slack.signing_secret",
+                "SLACK_SIGNING_SECRET",
+                &raw.slack.signing_secret,
+            )?,
+            app_token: (!raw.slack.app_token.trim().is_empty())
+                .then(|| SecretString::from(raw.slack.app_token.trim().to_string())),
+            slack_api_url,
+            intake_channel: ChannelRef::parse("channels.intake", &raw.channels.intake)?,
+            oncall_channel: ChannelRef::parse("channels.oncall", &raw.channels.oncall)?,
+            digest_channel: ChannelRef::parse("channels.digest", &raw.channels.digest)?,
+            escalation_channel: match raw.channels.escalation.trim() {
+                "" => None,
+                value => Some(ChannelRef::parse("channels.escalation", value)?),
+            },
+            oncall_usergroup: optional_id("oncall.usergroup", &raw.oncall.usergroup, &['S'], "user group")?,
+            triagers,
+            triage_usergroup: optional_id("triage.usergroup", &raw.triage.usergroup, &['S'], "user group")?,
+            calendar,
+            severities,
+            default_severity,
+            followup_after: span("followup.after", &raw.followup.after)?,
+            auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
+            escalation_emoji,
+            escalation_cooldown: span("escalation.cooldown", &raw.escalation.cooldown)?,
+            digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
+            sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
+            json_logs,
+            raw,
+        })
+    }
+
+    /// The effective configuration as TOML, with every secret replaced.
+    pub fn redacted_toml(&self) -> String {
+        let mut raw = self.raw.clone();
+        for value in [
+            &mut raw.slack.bot_token,
+            &mut raw.slack.signing_secret,
+            &mut raw.slack.app_token,
+        ] {
+            *value = if value.is_empty() {
+                "(not set)".into()
+            } else {
+                "(redacted)".into()
+            };
+        }
+        toml::to_string_pretty(&raw).unwrap_or_else(|e| format!("# could not render: {e}\n"))
+    }
+
+    pub fn bot_token(&self) -> &str {
+        self.bot_token.expose_secret()
+    }
+}
+
+fn severity_ref(severities: &Severities, key: &str, value: &str) -> Result<SeverityKey, ConfigError> {
+    severities.get(value).map(|s| s.key.clone()).ok_or_else(|| {
+        invalid(
+            key,
+            format!(
+                "unknown severity {value:?}; configured: {}",
+                severities.keys().join(", ")
+            ),
+        )
+    })
+}
+
+fn severities(raw: &[RawSeverity]) -> Result<Severities, ConfigError> {
+    let mut list = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let at = |field: &str| format!("severities[{i}].{field}");
+        let key = SeverityKey::new(&s.key).map_err(|e| invalid(at("key"), e))?;
+        if s.label.trim().is_empty() || s.label.chars().count() > 40 {
+            return Err(invalid(at("label"), "must be 1 to 40 characters"));
+        }
+        let clock = match s.clock.as_str() {
+            "business" => ClockKind::Business,
+            "wall" => ClockKind::Wall,
+            other => {
+                return Err(invalid(
+                    at("clock"),
+                    format!("{other:?} must be \"business\" or \"wall\""),
+                ));
+            }
+        };
+        list.push(Severity {
+            key,
+            label: s.label.trim().to_string(),
+            response: span(&at("response"), &s.response)?,
+            resolution: span(&at("resolution"), &s.resolution)?,
+            clock,
+            oncall: s.oncall,
+        });
+    }
+    Severities::new(list).map_err(|e| invalid("severities", e))
+}
+
+fn calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
+    let tz: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
+        invalid(
+            "calendar.timezone",
+            format!("{:?} is not an IANA time zone like Europe/Berlin", raw.timezone),
+        )
+    })?;
+    let workdays = raw
+        .workdays
+        .iter()
+        .map(|d| {
+            Weekday::from_str(d).map_err(|_| invalid("calendar.workdays", format!("{d:?} is not a weekday like Mon")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let time = |key: &str, value: &str| {
+        NaiveTime::parse_from_str(value, "%H:%M")
+            .map_err(|_| invalid(key, format!("{value:?} is not a time like 09:00")))
+    };
+    let holidays = raw
+        .holidays
+        .iter()
+        .map(|d| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| invalid("calendar.holidays", format!("{d:?} is not a date like 2026-12-25")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    BusinessCalendar::new(
+        tz,
+        workdays,
+        time("calendar.day_start", &raw.day_start)?,
+        time("calendar.day_end", &raw.day_end)?,
+        holidays,
+    )
+    .map_err(|e| invalid("calendar", e.to_string()))
+}
+
+/// Reads the layers into a [`RawConfig`]; `env` is a snapshot of the
+/// environment, injected so tests need not touch the process environment.
+pub fn load_raw(file: Option<&Path>, env_snapshot: &HashMap<String, String>) -> Result<RawConfig, ConfigError> {
+    let env = |name: &str| env_snapshot.get(name).cloned();
+    let mut builder =
+        config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+    let file = file
+        .map(Path::to_path_buf)
+        .or_else(|| env("INTAKE_CONFIG").filter(|f| !f.is_empty()).map(Into::into));
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(invalid("--config", format!("file {} does not exist", file.display())));
+        }
+        builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+    }
+    let vars: config::Map<String, String> = env_snapshot
+        .iter()
+        .filter(|(k, _)| k.starts_with("INTAKE__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("INTAKE")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("triage.triagers")
+            .with_list_parse_key("calendar.workdays")
+            .with_list_parse_key("calendar.holidays")
+            .with_list_parse_key("intake.areas")
+            .try_parsing(true)
+            .source(Some(vars)),
+    );
+    for (env_name, key) in [
+        ("SLACK_BOT_TOKEN", "slack.bot_token"),
+        ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
+        ("SLACK_APP_TOKEN", "slack.app_token"),
+    ] {
+        if let Some(value) = env(env_name).filter(|v| !v.is_empty()) {
+            builder = builder.set_override(key, value)?;
+        }
+    }
+    Ok(builder.build()?.try_deserialize()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn load_with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::validate(load_raw(None, &env(vars))?)
+    }
+
+    const SECRETS: [(&str, &str); 2] = [("SLACK_BOT_TOKEN", "xoxb-test"), ("SLACK_SIGNING_SECRET", "shh")];
+
+    #[test]
+    fn defaults_with_secrets_are_valid() {
+        let s = load_with(&SECRETS).expect("defaults load");
+        assert_eq!(s.severities.keys(), ["sev1", "sev2", "sev3", "sev4"]);
+        assert_eq!(s.slack_api_url, "https://slack.com/api");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn missing_signing_secret_names_the_key_and_the_variable() {
+        let err = load_with(&[("SLACK_BOT_TOKEN", "xoxb-test")])
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(
+            err.contains("slack.signing_secret") && err.contains("SLACK_SIGNING_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn redacted_output_never_contains_secrets() {
+        let s = load_with(&SECRETS).expect("load");
+        let out = s.redacted_toml();
+        assert!(!out.contains("xoxb-test") && !out.contains("shh"), "{out}");
+        assert!(out.contains("(redacted)"));
+    }
+
+    #[test]
+    fn unknown_severity_reference_is_named() {
+        let err = load_raw(None, &env(&SECRETS))
+            .map(|mut raw| {
+                raw.intake.default_severity = "sev9".into();
+                raw
+            })
+            .and_then(Settings::validate)
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(err.contains("intake.default_severity") && err.contains("sev9"), "{err}");
+    }
+
+    #[test]
+    fn bad_cron_and_bad_channel_are_named() {
+        let mut raw = load_raw(None, &env(&SECRETS)).expect("raw");
+        let mut bad_cron = raw.clone();
+        bad_cron.schedule.digest = "every morning".into();
+        let err = Settings::validate(bad_cron).err().expect("cron").to_string();
+        assert!(err.contains("schedule.digest"), "{err}");
+        raw.channels.intake = "intake channel".into();
+        let err = Settings::validate(raw).err().expect("channel").to_string();
+        assert!(err.contains("channels.intake"), "{err}");
+    }
+
+    #[test]
+    fn api_url_trailing_slash_is_removed() {
+        let s = load_with(&[
+            SECRETS[0],
+            SECRETS[1],
+            ("INTAKE__SLACK__API_URL", "http://127.0.0.1:9/api/"),
+        ])
+        .expect("load");
+        assert_eq!(s.slack_api_url, "http://127.0.0.1:9/api");
+    }
+}

@@ -1,0 +1,309 @@
+//! A request as the domain sees it: validated fields and the submission rule.
+//!
+//! Parse, don't validate: a [`Title`] or [`Link`] that exists is valid, so
+//! nothing downstream re-checks. No I/O; `now` is always an argument.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::severity::{Severities, Severity, SeverityKey};
+use crate::domain::sla::{self, BusinessCalendar};
+
+pub const TITLE_MAX: usize = 150;
+pub const DESCRIPTION_MAX: usize = 3000;
+pub const AREA_MAX: usize = 80;
+pub const LINK_MAX: usize = 2000;
+
+/// The sequential number people quote: `#42`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestNumber(pub i64);
+
+impl fmt::Display for RequestNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Bug,
+    Feature,
+}
+
+impl RequestKind {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "bug" => Some(Self::Bug),
+            "feature" => Some(Self::Feature),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bug => "bug",
+            Self::Feature => "feature",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Bug => "Bug",
+            Self::Feature => "Feature request",
+        }
+    }
+}
+
+/// Which form field a problem belongs to; the Slack adapter maps it to a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Kind,
+    Title,
+    Description,
+    Severity,
+    Area,
+    Link,
+}
+
+/// The problems found in a submission, each for one field, in people's words.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FieldErrors(pub Vec<(Field, String)>);
+
+fn trimmed_text(value: Option<&str>, max: usize, name: &str, required: bool) -> Result<Option<String>, String> {
+    let value = value.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return if required {
+            Err(format!("Please enter a {name}."))
+        } else {
+            Ok(None)
+        };
+    }
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(format!("The {name} is {chars} characters; the limit is {max}."));
+    }
+    Ok(Some(value.to_string()))
+}
+
+/// One line that says what is wrong; at most [`TITLE_MAX`] characters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        let title = trimmed_text(value, TITLE_MAX, "title", true)?.unwrap_or_default();
+        if title.contains('\n') {
+            return Err("The title must be a single line.".into());
+        }
+        Ok(Self(title))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An http(s) link the submitter attached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link(String);
+
+impl Link {
+    pub fn parse(value: Option<&str>) -> Result<Option<Self>, String> {
+        let Some(link) = trimmed_text(value, LINK_MAX, "link", false)? else {
+            return Ok(None);
+        };
+        match url::Url::parse(&link) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(Some(Self(link))),
+            _ => Err("The link must be a web address starting with https:// or http://.".into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the /request form delivers, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct SubmissionForm {
+    pub kind: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    pub area: Option<String>,
+    pub link: Option<String>,
+}
+
+/// A valid new request, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRequest {
+    pub kind: RequestKind,
+    pub title: Title,
+    pub description: String,
+    pub severity: SeverityKey,
+    pub area: Option<String>,
+    pub link: Option<Link>,
+    pub submitter: String,
+}
+
+impl NewRequest {
+    /// Validates every field and reports all problems at once, so the person
+    /// fixes the form in one go.
+    pub fn validate(form: &SubmissionForm, submitter: &str, severities: &Severities) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        fn check<T>(errors: &mut FieldErrors, field: Field, result: Result<T, String>) -> Option<T> {
+            result.map_err(|message| errors.0.push((field, message))).ok()
+        }
+        let kind = check(
+            &mut errors,
+            Field::Kind,
+            form.kind
+                .as_deref()
+                .and_then(RequestKind::parse)
+                .ok_or_else(|| "Please choose bug or feature request.".to_string()),
+        );
+        let title = check(&mut errors, Field::Title, Title::parse(form.title.as_deref()));
+        let description = check(
+            &mut errors,
+            Field::Description,
+            trimmed_text(form.description.as_deref(), DESCRIPTION_MAX, "description", true),
+        );
+        let severity = check(
+            &mut errors,
+            Field::Severity,
+            form.severity
+                .as_deref()
+                .and_then(|key| severities.get(key))
+                .map(|s| s.key.clone())
+                .ok_or_else(|| "Please choose one of the listed severities.".to_string()),
+        );
+        let area = check(
+            &mut errors,
+            Field::Area,
+            trimmed_text(form.area.as_deref(), AREA_MAX, "area", false),
+        );
+        let link = check(&mut errors, Field::Link, Link::parse(form.link.as_deref()));
+        match (kind, title, description, severity, area, link) {
+            (Some(kind), Some(title), Some(Some(description)), Some(severity), Some(area), Some(link)) => Ok(Self {
+                kind,
+                title,
+                description,
+                severity,
+                area,
+                link,
+                submitter: submitter.to_string(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A stored request, as every part of the service reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub number: RequestNumber,
+    pub kind: RequestKind,
+    pub title: String,
+    pub description: String,
+    pub area: Option<String>,
+    pub link: Option<String>,
+    pub severity: SeverityKey,
+    pub state: crate::domain::triage::State,
+    pub submitter: String,
+    pub owner: Option<String>,
+    pub deadlines: SlaDeadlines,
+    pub created_at: DateTime<Utc>,
+}
+
+/// When the SLAs of a request submitted at `submitted_at` fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaDeadlines {
+    pub response_due: DateTime<Utc>,
+    pub resolution_due: DateTime<Utc>,
+}
+
+impl SlaDeadlines {
+    pub fn for_severity(severity: &Severity, submitted_at: DateTime<Utc>, calendar: &BusinessCalendar) -> Self {
+        Self {
+            response_due: sla::deadline(submitted_at, severity.response, severity.clock, calendar),
+            resolution_due: sla::deadline(submitted_at, severity.resolution, severity.clock, calendar),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sla::{ClockKind, SlaSpan};
+
+    fn severities() -> Severities {
+        Severities::new(vec![Severity {
+            key: SeverityKey::new("sev2").unwrap(),
+            label: "High".into(),
+            response: SlaSpan::Hours(4),
+            resolution: SlaSpan::Days(3),
+            clock: ClockKind::Business,
+            oncall: false,
+        }])
+        .unwrap()
+    }
+
+    fn form() -> SubmissionForm {
+        SubmissionForm {
+            kind: Some("bug".into()),
+            title: Some("  Invoices render blank ".into()),
+            description: Some("Since Monday.".into()),
+            severity: Some("sev2".into()),
+            area: None,
+            link: Some("https://status.example.com/7781".into()),
+        }
+    }
+
+    #[test]
+    fn a_complete_form_becomes_a_request_with_trimmed_title() {
+        let request = NewRequest::validate(&form(), "U1", &severities()).expect("valid");
+        assert_eq!(request.title.as_str(), "Invoices render blank");
+        assert_eq!(
+            request.link.map(|l| l.as_str().to_string()).as_deref(),
+            Some("https://status.example.com/7781")
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let bad = SubmissionForm {
+            kind: Some("question".into()),
+            title: Some("x".repeat(151)),
+            description: Some("   ".into()),
+            severity: Some("sev9".into()),
+            area: Some("a".repeat(81)),
+            link: Some("javascript:alert(1)".into()),
+        };
+        let errors = NewRequest::validate(&bad, "U1", &severities()).expect_err("invalid");
+        let fields: Vec<Field> = errors.0.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            fields,
+            [
+                Field::Kind,
+                Field::Title,
+                Field::Description,
+                Field::Severity,
+                Field::Area,
+                Field::Link
+            ]
+        );
+        assert!(errors.0[1].1.contains("151 characters"));
+    }
+
+    #[test]
+    fn title_limit_counts_characters_not_bytes() {
+        assert!(Title::parse(Some(&"é".repeat(150))).is_ok());
+        assert!(Title::parse(Some(&"é".repeat(151))).is_err());
+    }
+
+    #[test]
+    fn number_displays_with_hash() {
+        assert_eq!(RequestNumber(42).to_string(), "#42");
+    }
+}

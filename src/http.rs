@@ -1,0 +1,143 @@
+//! HTTP routes: `/slack/*` (signed), `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Every Slack route checks size, then signature and timestamp on the raw
+//! bytes, then hands the body to its handler. Nothing a client sends can
+//! make this layer panic or answer 500: bad input is a 4xx with a reason.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tracing::{Instrument, field, info_span, warn};
+
+use crate::app::AppState;
+use crate::handlers::{self, Reply};
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+fn json(body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[derive(Clone, Copy)]
+enum SlackRoute {
+    Commands,
+    Interactions,
+    Events,
+}
+
+impl SlackRoute {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Commands => "command",
+            Self::Interactions => "interaction",
+            Self::Events => "event",
+        }
+    }
+}
+
+pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let path = request.uri().path().to_string();
+    let slack_route = match path.as_str() {
+        "/slack/commands" => Some(SlackRoute::Commands),
+        "/slack/interactions" => Some(SlackRoute::Interactions),
+        "/slack/events" => Some(SlackRoute::Events),
+        _ => None,
+    };
+    let response = match (request.method(), path.as_str(), slack_route) {
+        (&Method::POST, _, Some(route)) => slack(&state, route, request).await,
+        (_, _, Some(_)) => text(StatusCode::METHOD_NOT_ALLOWED, "Slack routes accept POST only\n"),
+        (&Method::GET, "/healthz", _) => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/readyz", _) => match state.store.ping().await {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
+        },
+        (&Method::GET, "/metrics", _) => text(StatusCode::OK, state.metrics.render()),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    let route_label = slack_route.map_or(
+        if response.status() == StatusCode::NOT_FOUND {
+            "other"
+        } else {
+            "ops"
+        },
+        SlackRoute::name,
+    );
+    metrics::counter!("intake_http_requests_total", "route" => route_label, "status" => response.status().as_u16().to_string())
+        .increment(1);
+    metrics::histogram!("intake_http_request_seconds", "route" => route_label).record(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+async fn slack(state: &AppState, route: SlackRoute, request: Request<Incoming>) -> Response<Body> {
+    let limit = state.settings.raw.server.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {limit} bytes\n"),
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {limit} bytes\n"),
+            );
+        }
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("could not read the body: {e}\n")),
+    };
+    if let Err(e) = state.verifier.verify(&parts.headers, &body) {
+        warn!(route = route.name(), reason = %e, "rejected an unverified Slack request");
+        return text(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+    }
+    let span = info_span!(
+        "slack",
+        kind = route.name(),
+        user = field::Empty,
+        request = field::Empty
+    );
+    let reply = async {
+        match route {
+            SlackRoute::Commands => handlers::command(state, &body).await,
+            SlackRoute::Interactions => handlers::interaction(state, &body).await,
+            SlackRoute::Events => handlers::event(state, &body).await,
+        }
+    }
+    .instrument(span)
+    .await;
+    match reply {
+        Reply::Ack => text(StatusCode::OK, ""),
+        Reply::Json(body) => json(&body),
+        Reply::BadRequest(reason) => {
+            warn!(route = route.name(), %reason, "malformed Slack request");
+            text(StatusCode::BAD_REQUEST, format!("{reason}\n"))
+        }
+        Reply::Unavailable(reason) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")),
+    }
+}

@@ -1,0 +1,275 @@
+//! The outbox: every outbound Slack message except `views.open`.
+//!
+//! A message is a row written in the same transaction as the change that
+//! caused it, under a deterministic dedupe key (unique), so a retried
+//! handler or a second click cannot enqueue it twice and a crash after the
+//! commit only delays it. The [`dispatcher`] claims due rows with a lease
+//! and sends them; rows of one request go out in the order they were written.
+
+pub mod dispatcher;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TryInsertResult,
+};
+use serde_json::Value;
+
+use crate::domain::request::RequestNumber;
+use crate::store::StoreError;
+use crate::store::entities::outbox_message::{self, Column};
+
+pub use outbox_message::Model as OutboxRow;
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const DEAD: &str = "dead";
+
+/// The Web API method a message is sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    PostMessage,
+    UpdateMessage,
+    PostEphemeral,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PostMessage => "chat.postMessage",
+            Self::UpdateMessage => "chat.update",
+            Self::PostEphemeral => "chat.postEphemeral",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::PostMessage, Self::UpdateMessage, Self::PostEphemeral]
+            .into_iter()
+            .find(|m| m.as_str() == value)
+    }
+}
+
+/// What the dispatcher must remember once a message is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSent {
+    /// Store the posted message's channel and ts as the request's intake message.
+    RecordIntakeMessage,
+}
+
+impl OnSent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RecordIntakeMessage => "record_intake_message",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        (value == Self::RecordIntakeMessage.as_str()).then_some(Self::RecordIntakeMessage)
+    }
+}
+
+/// A message to enqueue. `payload` is the Web API request body (channel,
+/// text, blocks, …), rendered when the change happened.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub request: Option<RequestNumber>,
+    pub dedupe_key: String,
+    pub method: Method,
+    pub payload: Value,
+    pub on_sent: Option<OnSent>,
+}
+
+/// Adds a message inside the caller's transaction; `false` if a message with
+/// the same dedupe key already exists (it is then not added again).
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    message: OutboundMessage,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let row = outbox_message::ActiveModel {
+        request_id: Set(message.request.map(|n| n.0)),
+        dedupe_key: Set(message.dedupe_key),
+        method: Set(message.method.as_str().to_string()),
+        payload: Set(message.payload.to_string()),
+        on_sent: Set(message.on_sent.map(|o| o.as_str().to_string())),
+        status: Set(PENDING.to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = outbox_message::Entity::insert(row)
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+fn lease_free(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(Column::LeaseUntil.is_null())
+        .add(Column::LeaseUntil.lt(now))
+}
+
+/// Claims up to `limit` due messages for `token` until `now + lease`.
+/// A message waits while an earlier message of the same request is still
+/// pending, so a request's messages arrive in order. Safe with several
+/// dispatchers on one database: the claim is a conditional update.
+pub async fn claim_due(
+    conn: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let earlier = Alias::new("earlier");
+    let earlier_pending = Query::select()
+        .expr(Expr::val(1))
+        .from_as(outbox_message::Entity, earlier.clone())
+        .and_where(Expr::col((earlier.clone(), Column::RequestId)).equals((outbox_message::Entity, Column::RequestId)))
+        .and_where(Expr::col((earlier.clone(), Column::Id)).lt(Expr::col((outbox_message::Entity, Column::Id))))
+        .and_where(ExprTrait::eq(Expr::col((earlier, Column::Status)), PENDING))
+        .to_owned();
+    let candidates: Vec<i64> = outbox_message::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(PENDING))
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(lease_free(now))
+        .filter(Expr::exists(earlier_pending).not())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, token.into())
+        .col_expr(Column::LeaseUntil, (now + lease).into())
+        .filter(Column::Id.is_in(candidates))
+        .filter(Column::Status.eq(PENDING))
+        .filter(lease_free(now))
+        .exec(conn)
+        .await?;
+    Ok(outbox_message::Entity::find()
+        .filter(Column::LeaseOwner.eq(token))
+        .filter(Column::Status.eq(PENDING))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+async fn finish(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    changes: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
+) -> Result<(), StoreError> {
+    let mut update = outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    update
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::LeaseOwner.eq(token))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_sent(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    finish(
+        conn,
+        row,
+        token,
+        vec![
+            (Column::Status, SENT.into()),
+            (Column::SentAt, now.into()),
+            (Column::Attempts, (row.attempts + 1).into()),
+        ],
+    )
+    .await
+}
+
+/// A failed attempt that may succeed later: counted, and tried again at `at`.
+pub async fn retry_at(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    finish(
+        conn,
+        row,
+        token,
+        vec![
+            (Column::NextAttemptAt, at.into()),
+            (Column::Attempts, (row.attempts + 1).into()),
+            (Column::LastError, error.into()),
+        ],
+    )
+    .await
+}
+
+/// Gives up on a message: it stays in the table, visible, with its error.
+pub async fn mark_dead(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    finish(
+        conn,
+        row,
+        token,
+        vec![
+            (Column::Status, DEAD.into()),
+            (Column::Attempts, (row.attempts + 1).into()),
+            (Column::LastError, error.into()),
+        ],
+    )
+    .await
+}
+
+/// Hands back every unfinished message claimed under `token_prefix`
+/// (graceful shutdown), so another dispatcher can take them at once.
+pub async fn release(conn: &impl ConnectionTrait, token_prefix: &str) -> Result<u64, StoreError> {
+    let result = outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(Column::LeaseOwner.starts_with(token_prefix))
+        .filter(Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// How many messages are in each status: (pending, sent, dead).
+pub async fn counts(conn: &impl ConnectionTrait) -> Result<(u64, u64, u64), StoreError> {
+    let count = |status: &'static str| {
+        outbox_message::Entity::find()
+            .filter(Column::Status.eq(status))
+            .count(conn)
+    };
+    Ok((count(PENDING).await?, count(SENT).await?, count(DEAD).await?))
+}
+
+/// Every message of one request, oldest first (tests and `/request 42`).
+pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(outbox_message::Entity::find()
+        .filter(Column::RequestId.eq(number.0))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}

@@ -1,0 +1,162 @@
+//! The Slack Web API, through slack-morphism's client.
+//!
+//! One client (one connection pool) for the whole process. Every call is
+//! bounded by a timeout, and every failure is classified once, here, into
+//! what the outbox should do about it: retry later, wait as Slack asked, or
+//! give up because retrying cannot help.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::Value;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// How a failed call should be handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// Slack said 429: try again after this long.
+    RateLimited(Duration),
+    /// 5xx, timeout, connection trouble: try again with backoff.
+    Transient(String),
+    /// `channel_not_found`, `invalid_auth`, a payload Slack rejects…: retrying cannot help.
+    Permanent(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RateLimited(wait) => write!(f, "rate limited; retry after {}s", wait.as_secs()),
+            Self::Transient(e) => write!(f, "transient: {e}"),
+            Self::Permanent(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Slack error codes that mean "try again later" rather than "this is wrong".
+const TRANSIENT_CODES: [&str; 5] = [
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+fn classify(error: SlackClientError) -> CallError {
+    match error {
+        SlackClientError::RateLimitError(e) => CallError::RateLimited(e.retry_after.unwrap_or(Duration::from_secs(1))),
+        SlackClientError::ApiError(e) if TRANSIENT_CODES.contains(&e.code.as_str()) => CallError::Transient(e.code),
+        SlackClientError::ApiError(e) => {
+            let detail = e
+                .errors
+                .map(|errs| format!(" ({})", errs.join("; ")))
+                .unwrap_or_default();
+            CallError::Permanent(format!("{}{detail}", e.code))
+        }
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
+            CallError::Transient(format!("HTTP {}", e.status_code))
+        }
+        SlackClientError::HttpError(e) => CallError::Permanent(format!("HTTP {}", e.status_code)),
+        // The call may have taken effect but its answer is unreadable:
+        // retrying could post twice, so it is not retried.
+        SlackClientError::ProtocolError(e) => CallError::Permanent(format!("unreadable answer from Slack: {e}")),
+        other => CallError::Transient(other.to_string()),
+    }
+}
+
+/// A posted message's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
+
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+    timeout: Duration,
+}
+
+impl SlackApi {
+    /// `api_url` without a trailing slash; plain http is allowed so tests
+    /// can point it at a fake Slack on 127.0.0.1.
+    pub fn new(api_url: &str, bot_token: &str, timeout: Duration) -> std::io::Result<Self> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(SlackApiTokenValue::new(bot_token.to_string())),
+            timeout,
+        })
+    }
+
+    async fn call<T, F>(&self, call: F) -> Result<T, CallError>
+    where
+        F: std::future::Future<Output = Result<T, SlackClientError>>,
+    {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(classify),
+            Err(_) => Err(CallError::Transient(format!(
+                "no answer within {}s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
+    /// `views.open` with a modal rendered by `slack::blocks`.
+    pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), CallError> {
+        let view: SlackView =
+            serde_json::from_value(view).map_err(|e| CallError::Permanent(format!("bad view: {e}")))?;
+        let request = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_string()), view);
+        let session = self.client.open_session(&self.token);
+        self.call(session.views_open(&request)).await.map(|_| ())
+    }
+
+    /// `chat.postMessage`: `message` holds `text`, `blocks`, … ; `channel`
+    /// may be a channel id, a `#name` or a user id (the app's DM).
+    pub async fn post_message(&self, message: Value) -> Result<Posted, CallError> {
+        let request: SlackApiChatPostMessageRequest =
+            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad message: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        let posted = self.call(session.chat_post_message(&request)).await?;
+        Ok(Posted {
+            channel: posted.channel.0,
+            ts: posted.ts.0,
+        })
+    }
+
+    /// `chat.update` of a message posted earlier.
+    pub async fn update_message(&self, message: Value) -> Result<(), CallError> {
+        let request: SlackApiChatUpdateRequest =
+            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad update: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        self.call(session.chat_update(&request)).await.map(|_| ())
+    }
+
+    /// `chat.postEphemeral`: visible only to `user` in `channel`.
+    pub async fn post_ephemeral(&self, message: Value) -> Result<(), CallError> {
+        let request: SlackApiChatPostEphemeralRequest =
+            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad ephemeral: {e}")))?;
+        let session = self.client.open_session(&self.token);
+        self.call(session.chat_post_ephemeral(&request)).await.map(|_| ())
+    }
+
+    /// `chat.getPermalink` for a posted message.
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, CallError> {
+        let request = SlackApiChatGetPermalinkRequest::new(channel.to_string().into(), ts.to_string().into());
+        let session = self.client.open_session(&self.token);
+        self.call(session.chat_get_permalink(&request))
+            .await
+            .map(|r| r.permalink.to_string())
+    }
+}

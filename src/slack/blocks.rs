@@ -1,0 +1,312 @@
+//! Block Kit rendering: the /request modal, the intake message, DMs.
+//!
+//! This is the one place user text meets mrkdwn, and it always goes through
+//! [`escape`] (or [`escape_truncated`]) so a title like `<!channel>` can
+//! never ping anyone. All wording people read lives here.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::domain::request::{DESCRIPTION_MAX, Field, FieldErrors, Request, RequestKind, TITLE_MAX};
+use crate::domain::severity::{Severities, Severity};
+
+/// Slack's limit for a section's text.
+pub const SECTION_TEXT_MAX: usize = 3000;
+/// Where the dispatcher puts the link to the request's intake message, once
+/// that message exists (see `outbox::dispatcher`).
+pub const INTAKE_LINK: &str = "{{intake_link}}";
+pub const NEW_REQUEST_CALLBACK: &str = "new_request";
+
+/// Escapes the three characters mrkdwn treats as control characters.
+pub fn escape(text: &str) -> String {
+    escape_truncated(text, usize::MAX)
+}
+
+/// Escapes `text` and cuts it so the result has at most `max` characters,
+/// ending in "…" when cut; never splits an entity like `&amp;`.
+pub fn escape_truncated(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
+    let mut used = 0usize;
+    for (i, c) in text.char_indices() {
+        let piece = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            _ => "",
+        };
+        let width = if piece.is_empty() { 1 } else { piece.len() };
+        let rest_fits = used + width <= max;
+        // Leave room for the ellipsis unless this is the last character.
+        let is_last = i + c.len_utf8() == text.len();
+        if !rest_fits || (!is_last && used + width + 1 > max) {
+            out.push('…');
+            return out;
+        }
+        if piece.is_empty() {
+            out.push(c);
+        } else {
+            out.push_str(piece);
+        }
+        used += width;
+    }
+    out
+}
+
+fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text, "emoji": true})
+}
+
+fn mrkdwn_section(text: String) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+/// A Slack date token: rendered in the reader's own time zone.
+pub fn slack_date(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A severity option's label: "High — triage within 4 business hours".
+fn severity_option(severity: &Severity) -> Value {
+    let label = format!(
+        "{} — triage within {}",
+        severity.label,
+        severity.response.describe(severity.clock)
+    );
+    json!({"text": plain(&label.chars().take(75).collect::<String>()), "value": severity.key.as_str()})
+}
+
+/// Block ids of the /request modal; errors are reported against them.
+pub fn block_id(field: Field) -> &'static str {
+    match field {
+        Field::Kind => "type",
+        Field::Title => "title",
+        Field::Description => "description",
+        Field::Severity => "severity",
+        Field::Area => "area",
+        Field::Link => "link",
+    }
+}
+
+/// The /request modal (`callback_id` `new_request`).
+pub fn request_modal(
+    severities: &Severities,
+    default_severity: &str,
+    areas: &[String],
+    title: &str,
+    source_channel: &str,
+) -> Value {
+    let options: Vec<Value> = severities.iter().map(severity_option).collect();
+    let initial = severities.get(default_severity).map(severity_option);
+    let mut severity_select = json!({
+        "type": "static_select", "action_id": "severity_input",
+        "placeholder": plain("Pick one"), "options": options,
+    });
+    if let Some(initial) = initial {
+        severity_select["initial_option"] = initial;
+    }
+    let mut title_input = json!({
+        "type": "plain_text_input", "action_id": "title_input", "max_length": TITLE_MAX,
+        "placeholder": plain("One line summary"),
+    });
+    let prefill: String = title.trim().chars().take(TITLE_MAX).collect();
+    if !prefill.is_empty() {
+        title_input["initial_value"] = json!(prefill);
+    }
+    let area_element = if areas.is_empty() {
+        json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
+    } else {
+        let options: Vec<Value> = areas
+            .iter()
+            .take(100)
+            .map(|a| json!({"text": plain(a), "value": a}))
+            .collect();
+        json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "options": options})
+    };
+    let kinds: Vec<Value> = [RequestKind::Bug, RequestKind::Feature]
+        .into_iter()
+        .map(|k| json!({"text": plain(k.label()), "value": k.as_str()}))
+        .collect();
+    json!({
+        "type": "modal",
+        "callback_id": NEW_REQUEST_CALLBACK,
+        "title": plain("New request"),
+        "submit": plain("Submit"),
+        "close": plain("Cancel"),
+        "private_metadata": json!({"channel_id": source_channel}).to_string(),
+        "blocks": [
+            {"type": "input", "block_id": "type", "label": plain("Type"),
+             "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
+            {"type": "input", "block_id": "title", "label": plain("Title"), "element": title_input},
+            {"type": "input", "block_id": "description", "label": plain("Description"),
+             "element": {"type": "plain_text_input", "action_id": "description_input", "multiline": true,
+                         "max_length": DESCRIPTION_MAX, "placeholder": plain("What happened? What did you expect?")}},
+            {"type": "input", "block_id": "severity", "label": plain("Severity"), "element": severity_select},
+            {"type": "input", "block_id": "area", "label": plain("Area"), "optional": true, "element": area_element},
+            {"type": "input", "block_id": "link", "label": plain("Link"), "optional": true,
+             "element": {"type": "url_text_input", "action_id": "link_input", "placeholder": plain("https://…")},
+             "hint": plain("Ticket, dashboard or screenshot URL")},
+        ],
+    })
+}
+
+/// `{"response_action":"errors","errors":{block_id: message}}`
+pub fn field_errors(errors: &FieldErrors) -> Value {
+    let map: serde_json::Map<String, Value> = errors
+        .0
+        .iter()
+        .map(|(field, message)| (block_id(*field).to_string(), json!(message)))
+        .collect();
+    json!({"response_action": "errors", "errors": map})
+}
+
+fn severity_label<'a>(request: &'a Request, severities: &'a Severities) -> &'a str {
+    severities
+        .get(request.severity.as_str())
+        .map_or(request.severity.as_str(), |s| s.label.as_str())
+}
+
+/// The one-line summary used as notification text: "#42 Title (Bug, High)".
+fn summary_line(request: &Request, severities: &Severities) -> String {
+    format!(
+        "{} {} ({}, {})",
+        request.number,
+        escape(&request.title),
+        request.kind.label(),
+        severity_label(request, severities)
+    )
+}
+
+/// The request's card in the intake channel; later updated in place.
+pub fn intake_message(request: &Request, severities: &Severities) -> Value {
+    let owner = request.owner.as_deref().map_or("–".to_string(), |o| format!("<@{o}>"));
+    let area = request.area.as_deref().map_or("–".to_string(), escape);
+    let header = format!(
+        "*{} {}*\n*Type:* {}   *Severity:* {}   *Area:* {}\n*From:* <@{}>   *Status:* {}   *Owner:* {}\n*Triage due:* {}   *Resolution due:* {}",
+        request.number,
+        escape(&request.title),
+        request.kind.label(),
+        severity_label(request, severities),
+        area,
+        request.submitter,
+        request.state.label(),
+        owner,
+        slack_date(request.deadlines.response_due),
+        slack_date(request.deadlines.resolution_due),
+    );
+    let mut blocks = vec![
+        json!({"type": "section", "block_id": format!("req:{}:summary", request.number.0),
+               "text": {"type": "mrkdwn", "text": header}}),
+        mrkdwn_section(escape_truncated(&request.description, SECTION_TEXT_MAX)),
+    ];
+    if let Some(link) = &request.link {
+        blocks.push(
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", escape(link))}]}),
+        );
+    }
+    json!({
+        "text": format!("{} from <@{}>", summary_line(request, severities), request.submitter),
+        "blocks": blocks,
+        "unfurl_links": false,
+    })
+}
+
+/// The submitter's receipt: number, severity, what the SLA means, a link.
+pub fn receipt_dm(request: &Request, severity: &Severity) -> Value {
+    let text = format!(
+        "Thanks — we have your request *{} {}*.\n*Severity:* {}: the product team will {}.\n*Triage due:* {}. You will hear from me at every step, with the reason.\n{}",
+        request.number,
+        escape(&request.title),
+        escape(&severity.label),
+        severity.sla_in_words(),
+        slack_date(request.deadlines.response_due),
+        INTAKE_LINK,
+    );
+    json!({
+        "text": format!("Received {} {}", request.number, escape(&request.title)),
+        "blocks": [mrkdwn_section(text)],
+        "unfurl_links": false,
+    })
+}
+
+/// The on-call off-ramp post, mentioning the on-call group if configured.
+pub fn oncall_alert(request: &Request, severity: &Severity, usergroup: Option<&str>) -> Value {
+    let mention = usergroup.map_or(String::new(), |group| format!("<!subteam^{group}> "));
+    let text = format!(
+        "{mention}:rotating_light: *{} request {} {}* from <@{}>\n*Triage due:* {}\n{}",
+        escape(&severity.label),
+        request.number,
+        escape(&request.title),
+        request.submitter,
+        slack_date(request.deadlines.response_due),
+        INTAKE_LINK,
+    );
+    json!({
+        "text": format!("{mention}{} request {} {}", escape(&severity.label), request.number, escape(&request.title)),
+        "blocks": [mrkdwn_section(text)],
+        "unfurl_links": false,
+    })
+}
+
+/// What replaces [`INTAKE_LINK`] once the intake message's permalink is known.
+pub fn intake_link(number: i64, permalink: Option<&str>) -> String {
+    match permalink {
+        Some(url) => format!("<{url}|View #{number} in the intake channel>"),
+        None => format!("#{number} is in the intake channel."),
+    }
+}
+
+/// `/request help`: the severities with their SLAs and how the process works.
+pub fn help_text(severities: &Severities) -> String {
+    let mut text = String::from(
+        "*/request* opens a form for a bug or feature request. The product team triages it: one owner, a visible status, and a DM to you at every outcome, with the reason.\n*Severities:*\n",
+    );
+    for severity in severities.iter() {
+        text.push_str(&format!(
+            "• *{}*: {}\n",
+            escape(&severity.label),
+            severity.sla_in_words()
+        ));
+    }
+    text.push_str("`/request some words` starts the form with that title.");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_mentions() {
+        assert_eq!(escape("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
+    }
+
+    #[test]
+    fn truncation_never_splits_an_entity_and_marks_the_cut() {
+        let text = "a".repeat(2998) + "&&&";
+        let out = escape_truncated(&text, SECTION_TEXT_MAX);
+        assert!(out.chars().count() <= SECTION_TEXT_MAX);
+        assert!(out.ends_with('…'), "{}", &out[out.len() - 10..]);
+        assert!(!out.contains("&am…"));
+    }
+
+    #[test]
+    fn text_that_fits_is_not_cut() {
+        assert_eq!(escape_truncated("abc", 3), "abc");
+        assert_eq!(escape_truncated("abcd", 3), "ab…");
+    }
+
+    #[test]
+    fn slack_date_has_a_readable_fallback() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            slack_date(at),
+            "<!date^1795615200^{date_short_pretty} {time}|2026-11-25 14:00 UTC>"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Storage: one connection pool, migrations, and the queries the service runs.
+//!
+//! SQLite (WAL, busy timeout) is the embedded default; PostgreSQL runs the
+//! same code. Functions that must commit together take any
+//! [`ConnectionTrait`], so the caller passes its open transaction.
+
+pub mod entities;
+pub mod requests;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Set, TryInsertResult,
+};
+
+use entities::slack_event_seen;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("request #{0} does not exist")]
+    NotFound(i64),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens the pool. SQLite gets WAL (readers never wait for the writer),
+    /// `synchronous = NORMAL` (durable at each WAL checkpoint, the usual
+    /// pairing with WAL) and a busy timeout so concurrent writers queue.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        Ok(Self {
+            db: Database::connect(options).await?,
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Ok(Migrator::up(&self.db, None).await?)
+    }
+
+    /// Is the database reachable and migrated? (`/readyz`)
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// Records a Slack event id; false if it was seen before (a retry).
+pub async fn first_sighting(
+    conn: &impl ConnectionTrait,
+    event_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let row = slack_event_seen::ActiveModel {
+        event_id: Set(event_id.to_string()),
+        seen_at: Set(now),
+    };
+    let inserted = slack_event_seen::Entity::insert(row)
+        .on_conflict_do_nothing_on([slack_event_seen::Column::EventId])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}

@@ -1,0 +1,163 @@
+//! Requests and their append-only event log.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use super::StoreError;
+use super::entities::{request, request_event};
+use crate::domain::request::{NewRequest, Request, RequestKind, RequestNumber, SlaDeadlines};
+use crate::domain::severity::SeverityKey;
+use crate::domain::triage::State;
+
+/// Where a submission came from: the modal (whose id makes it idempotent)
+/// and the channel the person typed `/request` in.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub view_id: Option<String>,
+    pub source_channel: Option<String>,
+}
+
+/// Inserts a new request in state `new`; `None` if this modal was already
+/// submitted (Slack retried, or the person clicked twice).
+pub async fn insert_new(
+    conn: &impl ConnectionTrait,
+    new: &NewRequest,
+    deadlines: SlaDeadlines,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<Option<Request>, StoreError> {
+    if let Some(view_id) = &origin.view_id {
+        let existing = request::Entity::find()
+            .filter(request::Column::ViewId.eq(view_id.as_str()))
+            .one(conn)
+            .await?;
+        if existing.is_some() {
+            return Ok(None);
+        }
+    }
+    let row = request::ActiveModel {
+        kind: Set(new.kind.as_str().to_string()),
+        title: Set(new.title.as_str().to_string()),
+        description: Set(new.description.clone()),
+        area: Set(new.area.clone()),
+        link: Set(new.link.as_ref().map(|l| l.as_str().to_string())),
+        severity: Set(new.severity.as_str().to_string()),
+        state: Set(State::New.as_str().to_string()),
+        submitter: Set(new.submitter.clone()),
+        owner: Set(None),
+        source_channel: Set(origin.source_channel.clone()),
+        view_id: Set(origin.view_id.clone()),
+        response_due_at: Set(deadlines.response_due),
+        resolution_due_at: Set(deadlines.resolution_due),
+        intake_channel: Set(None),
+        intake_ts: Set(None),
+        version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let model = row.insert(conn).await?;
+    let request = to_domain(model)?;
+    append_event(
+        conn,
+        request.number,
+        &request.submitter,
+        "submitted",
+        None,
+        State::New,
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
+    Ok(Some(request))
+}
+
+/// One row of the audit log; never updated or deleted.
+#[allow(clippy::too_many_arguments)]
+pub async fn append_event(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    actor: &str,
+    kind: &str,
+    from: Option<State>,
+    to: State,
+    payload: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    request_event::ActiveModel {
+        request_id: Set(number.0),
+        at: Set(at),
+        actor: Set(actor.to_string()),
+        kind: Set(kind.to_string()),
+        from_state: Set(from.map(|s| s.as_str().to_string())),
+        to_state: Set(to.as_str().to_string()),
+        payload: Set(payload.to_string()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Option<Request>, StoreError> {
+    request::Entity::find_by_id(number.0)
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// The intake message of a request, once posted: `(channel, ts)`.
+pub async fn intake_message(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row = request::Entity::find_by_id(number.0)
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound(number.0))?;
+    Ok(row.intake_channel.zip(row.intake_ts))
+}
+
+/// Remembers where the intake message was posted, so it can be updated in
+/// place and reactions on it can be matched to the request.
+pub async fn set_intake_message(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    channel: &str,
+    ts: &str,
+) -> Result<(), StoreError> {
+    request::Entity::update_many()
+        .col_expr(request::Column::IntakeChannel, channel.into())
+        .col_expr(request::Column::IntakeTs, ts.into())
+        .filter(request::Column::Id.eq(number.0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(request::Entity::find().count(conn).await?)
+}
+
+fn to_domain(row: request::Model) -> Result<Request, StoreError> {
+    let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("request #{}: {what} {value:?}", row.id));
+    Ok(Request {
+        number: RequestNumber(row.id),
+        kind: RequestKind::parse(&row.kind).ok_or_else(|| corrupt("kind", &row.kind))?,
+        state: State::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        severity: SeverityKey::new(&row.severity).map_err(|_| corrupt("severity", &row.severity))?,
+        deadlines: SlaDeadlines {
+            response_due: row.response_due_at,
+            resolution_due: row.resolution_due_at,
+        },
+        title: row.title,
+        description: row.description,
+        area: row.area,
+        link: row.link,
+        submitter: row.submitter,
+        owner: row.owner,
+        created_at: row.created_at,
+    })
+}
