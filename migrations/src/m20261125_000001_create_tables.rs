@@ -216,7 +216,7 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(Outbox::LeaseOwner).string_len(64))
+                    .col(ColumnDef::new(Outbox::LeaseOwner).string_len(128))
                     .col(ColumnDef::new(Outbox::LeaseUntil).timestamp_with_time_zone())
                     .col(ColumnDef::new(Outbox::LastError).text())
                     .col(ColumnDef::new(Outbox::CreatedAt).timestamp_with_time_zone().not_null())

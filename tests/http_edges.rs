@@ -1,0 +1,169 @@
+//! The HTTP boundary: signatures, replays, sizes, malformed payloads,
+//! validation errors, the URL check and the ops endpoints.
+
+mod common;
+
+use common::*;
+use intake::store::requests;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn unsigned_forged_and_stale_requests_are_refused_and_do_nothing() {
+    let (app, slack, _db) = spawn().await;
+    let body = command_body("hello");
+    let unsigned = app
+        .request(
+            "POST",
+            "/slack/commands",
+            &[("content-type", FORM.into())],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(unsigned.status, 401);
+    assert!(unsigned.body.contains("missing"), "{}", unsigned.body);
+
+    let mut forged = signing::slack_headers("not-the-secret", signing::now_ts(), &body);
+    forged.push(("content-type", FORM.into()));
+    let forged = app.request("POST", "/slack/commands", &forged, body.clone()).await;
+    assert_eq!(forged.status, 401);
+    assert!(forged.body.contains("signature"), "{}", forged.body);
+
+    let stale = app
+        .post_signed_at("/slack/commands", FORM, &body, signing::now_ts() - 301)
+        .await;
+    assert_eq!(stale.status, 401);
+    assert!(stale.body.contains("stale"), "{}", stale.body);
+
+    // A correctly signed body that was altered on the way.
+    let mut headers = signing::slack_headers(SIGNING_SECRET, signing::now_ts(), &body);
+    headers.push(("content-type", FORM.into()));
+    let tampered = app
+        .request("POST", "/slack/commands", &headers, command_body("hellO"))
+        .await;
+    assert_eq!(tampered.status, 401);
+
+    let submission = app
+        .request(
+            "POST",
+            "/slack/interactions",
+            &[("content-type", FORM.into())],
+            Form::default().body(),
+        )
+        .await;
+    assert_eq!(submission.status, 401);
+    assert_eq!(slack.calls().len(), 0, "nothing reached Slack");
+    assert_eq!(requests::count(app.db()).await.unwrap(), 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn url_verification_echoes_the_challenge() {
+    let (app, _slack, _db) = spawn().await;
+    let body = sample("events/url_verification.json");
+    let response = app.post_signed("/slack/events", "application/json", &body).await;
+    assert_eq!(response.status, 200);
+    let expected: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response.json()["challenge"], expected["challenge"]);
+}
+
+#[tokio::test]
+async fn a_retried_event_is_acknowledged_once_and_then_ignored() {
+    let (app, _slack, _db) = spawn().await;
+    let body = sample("events/reaction_added.json");
+    assert_eq!(
+        app.post_signed("/slack/events", "application/json", &body).await.status,
+        200
+    );
+    assert_eq!(
+        app.post_signed("/slack/events", "application/json", &body).await.status,
+        200
+    );
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let id = event["event_id"].as_str().unwrap();
+    assert!(
+        !intake::store::first_sighting(app.db(), id, chrono::Utc::now())
+            .await
+            .unwrap(),
+        "the id was recorded"
+    );
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_get_4xx_with_a_reason() {
+    let (app, _slack, _db) = spawn().await;
+    let huge = vec![b'a'; 300 * 1024];
+    let response = app.post_signed("/slack/interactions", FORM, &huge).await;
+    assert_eq!(response.status, 413);
+
+    let garbage = app
+        .post_signed("/slack/interactions", FORM, b"payload=%7Bnot-json")
+        .await;
+    assert_eq!(garbage.status, 400);
+    assert!(
+        garbage.body.contains("malformed interaction payload"),
+        "{}",
+        garbage.body
+    );
+
+    let no_payload = app.post_signed("/slack/interactions", FORM, b"something=else").await;
+    assert_eq!(no_payload.status, 400);
+
+    let bad_event = app.post_signed("/slack/events", "application/json", b"[1,2").await;
+    assert_eq!(bad_event.status, 400);
+
+    let bad_command = app.post_signed("/slack/commands", FORM, b"text=only").await;
+    assert_eq!(bad_command.status, 400);
+    assert!(
+        bad_command.body.contains("malformed slash command"),
+        "{}",
+        bad_command.body
+    );
+
+    assert_eq!(app.request("GET", "/slack/commands", &[], vec![]).await.status, 405);
+    assert_eq!(app.request("GET", "/nope", &[], vec![]).await.status, 404);
+}
+
+#[tokio::test]
+async fn invalid_fields_come_back_under_their_blocks_and_nothing_is_stored() {
+    let (app, slack, _db) = spawn().await;
+    let form = Form {
+        kind: None,
+        title: Some("x".repeat(151)),
+        description: Some("   ".into()),
+        severity: Some("sev9".into()),
+        link: Some("not a link".into()),
+        ..Form::default()
+    };
+    let response = app.submit(&form).await;
+    assert_eq!(response.status, 200);
+    let reply = response.json();
+    assert_eq!(reply["response_action"], "errors");
+    let errors = reply["errors"].as_object().expect("errors by block");
+    let mut blocks: Vec<&str> = errors.keys().map(String::as_str).collect();
+    blocks.sort();
+    assert_eq!(blocks, ["description", "link", "severity", "title", "type"]);
+    assert!(
+        errors["title"]
+            .as_str()
+            .unwrap()
+            .contains("151 characters; the limit is 150")
+    );
+    assert_eq!(requests::count(app.db()).await.unwrap(), 0);
+    assert_eq!(slack.calls().len(), 0);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let (app, _slack, _db) = spawn().await;
+    assert_eq!(app.request("GET", "/healthz", &[], vec![]).await.status, 200);
+    let ready = app.request("GET", "/readyz", &[], vec![]).await;
+    assert_eq!((ready.status, ready.body.trim()), (200, "ready"));
+    assert_eq!(app.submit(&Form::default()).await.status, 200);
+    let metrics = app.request("GET", "/metrics", &[], vec![]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains("intake_requests_submitted_total"),
+        "{}",
+        metrics.body
+    );
+}

@@ -1,0 +1,124 @@
+//! The outbox: nothing lost across a restart, rate limits and 5xx retried
+//! until delivered exactly once, permanent errors marked dead.
+
+mod common;
+
+use common::*;
+use intake::app::Parts;
+use intake::domain::request::RequestNumber;
+use intake::outbox;
+use intake::store::requests;
+
+#[tokio::test]
+async fn messages_committed_before_a_crash_are_sent_after_restart() {
+    let slack = FakeSlack::start().await;
+    let db = TestDb::new().await;
+    // The first process stores the request but dies before sending anything.
+    let mut first = TestApp::start(test_config(&db, &slack), Parts { dispatcher: false }).await;
+    assert_eq!(
+        first
+            .submit(&Form {
+                severity: Some("sev1".into()),
+                ..Form::default()
+            })
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        outbox::counts(first.db()).await.unwrap(),
+        (3, 0, 0),
+        "three messages wait in the outbox"
+    );
+    first.stop().await;
+    assert_eq!(slack.attempts_to("chat.postMessage"), 0);
+
+    let second = TestApp::start(test_config(&db, &slack), Parts::default()).await;
+    let posts = slack.wait_for("chat.postMessage", 3).await;
+    let channels: Vec<String> = posts.iter().filter_map(|c| c.str("channel")).collect();
+    assert_eq!(
+        channels,
+        [INTAKE_CHANNEL, SUBMITTER, ONCALL_CHANNEL],
+        "sent in the order they were written"
+    );
+    assert_eq!(
+        requests::count(second.db()).await.unwrap(),
+        1,
+        "the request survived the restart"
+    );
+    assert!(requests::find(second.db(), RequestNumber(1)).await.unwrap().is_some());
+    wait_until_settled(&second, 3).await;
+    assert_eq!(outbox::counts(second.db()).await.unwrap(), (0, 3, 0));
+}
+
+/// Waits until `n` messages are finished (sent or dead).
+async fn wait_until_settled(app: &TestApp, n: u64) {
+    for _ in 0..1000 {
+        let (_, sent, dead) = outbox::counts(app.db()).await.unwrap();
+        if sent + dead >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("outbox did not settle: {:?}", outbox::counts(app.db()).await);
+}
+
+#[tokio::test]
+async fn rate_limited_posts_wait_for_retry_after_and_are_delivered_once() {
+    let (app, slack, _db) = spawn().await;
+    slack.fail_next("chat.postMessage", Failure::RateLimited { retry_after_secs: 1 }, 1);
+    assert_eq!(app.submit(&Form::default()).await.status, 200);
+    let posts = slack.wait_for("chat.postMessage", 2).await;
+    wait_until_settled(&app, 2).await;
+    assert_eq!(
+        slack.attempts_to("chat.postMessage"),
+        3,
+        "one 429, then the post and the DM"
+    );
+    let intake_posts = posts
+        .iter()
+        .filter(|c| c.str("channel").as_deref() == Some(INTAKE_CHANNEL))
+        .count();
+    assert_eq!(intake_posts, 1, "delivered exactly once");
+    let rows = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
+    assert_eq!(rows[0].attempts, 2);
+    assert_eq!(rows[0].last_error.as_deref(), Some("ratelimited"));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_delivered() {
+    let (app, slack, _db) = spawn().await;
+    slack.fail_next("chat.postMessage", Failure::Status(503), 2);
+    assert_eq!(app.submit(&Form::default()).await.status, 200);
+    slack.wait_for("chat.postMessage", 2).await;
+    wait_until_settled(&app, 2).await;
+    assert_eq!(slack.attempts_to("chat.postMessage"), 4);
+    assert_eq!(
+        slack.calls_to("chat.postMessage").len(),
+        2,
+        "the post and the DM, once each"
+    );
+    let rows = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
+    assert_eq!((rows[0].status.as_str(), rows[0].attempts), ("sent", 3));
+}
+
+#[tokio::test]
+async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
+    let (app, slack, _db) = spawn().await;
+    slack.fail_always("chat.postMessage", Failure::SlackError("channel_not_found".into()));
+    assert_eq!(app.submit(&Form::default()).await.status, 200);
+    wait_until_settled(&app, 2).await;
+    let rows = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
+    for row in &rows {
+        assert_eq!(row.status, "dead");
+        assert_eq!(row.attempts, 1);
+        assert_eq!(row.last_error.as_deref(), Some("channel_not_found"));
+    }
+    assert_eq!(
+        slack.attempts_to("chat.postMessage"),
+        2,
+        "each tried once, none retried"
+    );
+    // Without an intake post, the receipt says where to look instead of linking.
+    assert_eq!(slack.attempts_to("chat.getPermalink"), 0);
+}

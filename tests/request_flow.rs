@@ -1,0 +1,216 @@
+//! `/request` → modal → submit → stored → intake post → receipt DM, and the
+//! on-call off-ramp, against the fake Slack and a real database.
+
+mod common;
+
+use common::*;
+use intake::domain::request::RequestNumber;
+use intake::outbox;
+use intake::store::requests;
+
+#[tokio::test]
+async fn slash_command_opens_the_form_with_the_title_prefilled() {
+    let (app, slack, _db) = spawn().await;
+    let response = app.slash_command("checkout page times out").await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let opened = slack.wait_for("views.open", 1).await;
+    let call = &opened[0];
+    assert_eq!(call.str("trigger_id").as_deref(), Some("1337.42.abcdef0123456789"));
+    assert_eq!(
+        call.authorization.as_deref(),
+        Some(format!("Bearer {BOT_TOKEN}").as_str())
+    );
+    let view = &call.params["view"];
+    assert_eq!(view["callback_id"], "new_request");
+    let blocks = view["blocks"].as_array().expect("blocks");
+    let title = blocks.iter().find(|b| b["block_id"] == "title").expect("title block");
+    assert_eq!(title["element"]["initial_value"], "checkout page times out");
+    let severity = blocks
+        .iter()
+        .find(|b| b["block_id"] == "severity")
+        .expect("severity block");
+    let labels: Vec<&str> = severity["element"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["text"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "Critical — triage within 30 minutes",
+            "High — triage within 4 business hours",
+            "Medium — triage within 1 business day",
+            "Low — triage within 3 business days",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn request_help_lists_severities_without_opening_a_form() {
+    let (app, slack, _db) = spawn().await;
+    let response = app.slash_command("help").await;
+    assert_eq!(response.status, 200);
+    let reply = response.json();
+    assert_eq!(reply["response_type"], "ephemeral");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("*High*: triage within 4 business hours")
+    );
+    assert_eq!(slack.attempts_to("views.open"), 0);
+}
+
+#[tokio::test]
+async fn views_open_failure_tells_the_person_what_to_do() {
+    let (app, slack, _db) = spawn().await;
+    slack.fail_next("views.open", Failure::SlackError("expired_trigger_id".into()), 1);
+    let response = app.slash_command("").await;
+    assert_eq!(response.status, 200);
+    let text = response.json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("expired_trigger_id") && text.contains("run /request again"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_submitted_request_is_stored_posted_to_intake_and_acknowledged_by_dm() {
+    let (app, slack, _db) = spawn().await;
+    let response = app.submit(&Form::default()).await;
+    assert_eq!(
+        (response.status, response.body.as_str()),
+        (200, ""),
+        "an empty 200 closes the modal"
+    );
+
+    let posts = slack.wait_for("chat.postMessage", 2).await;
+    let intake = &posts[0];
+    assert_eq!(intake.str("channel").as_deref(), Some(INTAKE_CHANNEL));
+    let card = shown(intake);
+    for expected in [
+        "#1 Invoices render blank",
+        "Bug",
+        "High",
+        "<@U0SUBMIT01>",
+        "new",
+        "Since Monday every invoice",
+    ] {
+        assert!(card.contains(expected), "intake post lacks {expected:?}: {card}");
+    }
+    assert!(card.contains("https://status.example.com/incidents/7781"));
+
+    let dm = &posts[1];
+    assert_eq!(
+        dm.str("channel").as_deref(),
+        Some(SUBMITTER),
+        "the receipt is a DM to the submitter"
+    );
+    let receipt = shown(dm);
+    assert!(receipt.contains("#1 Invoices render blank"), "{receipt}");
+    assert!(
+        receipt.contains("triage within 4 business hours, resolution within 3 business days"),
+        "{receipt}"
+    );
+    let permalink = slack.wait_for("chat.getPermalink", 1).await;
+    assert_eq!(permalink[0].str("channel").as_deref(), Some(INTAKE_CHANNEL));
+    assert!(
+        receipt.contains("https://acme-eng.slack.com/archives/C0INTAKE01/p"),
+        "receipt links the post: {receipt}"
+    );
+
+    // The intake message's address is kept for in-place updates and reactions.
+    let db = app.db();
+    let request = requests::find(db, RequestNumber(1)).await.unwrap().expect("stored");
+    assert_eq!(request.state.as_str(), "new");
+    assert_eq!(request.severity.as_str(), "sev2");
+    assert!(request.deadlines.response_due > request.created_at);
+    assert!(request.deadlines.resolution_due > request.deadlines.response_due);
+    let (channel, ts) = requests::intake_message(db, RequestNumber(1))
+        .await
+        .unwrap()
+        .expect("intake message");
+    assert_eq!(channel, INTAKE_CHANNEL);
+    // The fake Slack answers its first post with this ts.
+    assert_eq!(ts, "1732528810.000201");
+    assert_eq!(
+        slack.calls_to("chat.postMessage").len(),
+        2,
+        "nothing else was posted (no on-call for High)"
+    );
+}
+
+#[tokio::test]
+async fn critical_requests_take_the_oncall_off_ramp_mentioning_the_group() {
+    let (app, slack, _db) = spawn().await;
+    let form = Form {
+        severity: Some("sev1".into()),
+        title: Some("Checkout is down".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    let posts = slack.wait_for("chat.postMessage", 3).await;
+    let oncall = posts
+        .iter()
+        .find(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL))
+        .expect("on-call post");
+    let text = shown(oncall);
+    assert!(text.contains(&format!("<!subteam^{ONCALL_GROUP}>")), "{text}");
+    assert!(text.contains("Checkout is down"), "{text}");
+    assert!(
+        text.contains("https://acme-eng.slack.com/archives/C0INTAKE01/p"),
+        "links the intake post: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_modal_submitted_twice_files_one_request() {
+    let (app, slack, _db) = spawn().await;
+    let form = Form::default();
+    assert_eq!(app.submit(&form).await.status, 200);
+    assert_eq!(app.submit(&form).await.status, 200);
+    slack.wait_for("chat.postMessage", 2).await;
+    assert_eq!(requests::count(app.db()).await.unwrap(), 1);
+    let messages = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
+    assert_eq!(messages.len(), 2, "one intake post and one receipt");
+}
+
+#[tokio::test]
+async fn user_text_never_pings_anyone() {
+    let (app, slack, _db) = spawn().await;
+    let form = Form {
+        title: Some("<!channel> checkout & <@U0OTHER001>".into()),
+        description: Some("<!here> see <https://evil.example|this> & <!everyone> <#C0GENERAL1>".into()),
+        area: Some("<!subteam^S0123ABC>".into()),
+        severity: Some("sev1".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    let posts = slack.wait_for("chat.postMessage", 3).await;
+    for post in &posts {
+        let text = shown(post);
+        for mention in [
+            "<!channel>",
+            "<@U0OTHER001>",
+            "<!here>",
+            "<!everyone>",
+            "<#C0GENERAL1>",
+            "<!subteam^S0123ABC>",
+            "<https://evil",
+        ] {
+            assert!(!text.contains(mention), "{mention} reached Slack unescaped: {text}");
+        }
+        assert!(
+            text.contains("&lt;!channel&gt; checkout &amp; &lt;@U0OTHER001&gt;"),
+            "{text}"
+        );
+        // The top-level notification text is escaped too.
+        assert!(!post.str("text").unwrap_or_default().contains("<!channel>"));
+    }
+    let intake = shown(&posts[0]);
+    assert!(
+        intake.contains("&lt;!here&gt;") && intake.contains("&lt;!subteam^S0123ABC&gt;"),
+        "{intake}"
+    );
+}
