@@ -71,7 +71,10 @@ pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<R
             Ok(()) => text(StatusCode::OK, "ready\n"),
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
         },
-        (&Method::GET, "/metrics", _) => text(StatusCode::OK, state.metrics.render()),
+        (&Method::GET, "/metrics", _) => {
+            record_outbox_gauges(&state).await;
+            text(StatusCode::OK, state.metrics.render())
+        }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     let route_label = slack_route.map_or(
@@ -86,6 +89,18 @@ pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<R
         .increment(1);
     metrics::histogram!("intake_http_request_seconds", "route" => route_label).record(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// Outbox depth by status, read at scrape time so dead messages stay visible.
+async fn record_outbox_gauges(state: &AppState) {
+    match crate::outbox::counts(state.store.db()).await {
+        Ok((pending, sent, dead)) => {
+            for (status, count) in [("pending", pending), ("sent", sent), ("dead", dead)] {
+                metrics::gauge!("intake_outbox_messages", "status" => status).set(count as f64);
+            }
+        }
+        Err(e) => warn!(error = %e, "could not count outbox messages for /metrics"),
+    }
 }
 
 async fn slack(state: &AppState, route: SlackRoute, request: Request<Incoming>) -> Response<Body> {

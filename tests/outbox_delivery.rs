@@ -121,4 +121,10 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     );
     // Without an intake post, the receipt says where to look instead of linking.
     assert_eq!(slack.attempts_to("chat.getPermalink"), 0);
+    // Operators see the dead messages on /metrics.
+    let metrics = app.request("GET", "/metrics", &[], vec![]).await.body;
+    assert!(
+        metrics.contains("intake_outbox_messages{status=\"dead\"} 2"),
+        "{metrics}"
+    );
 }

@@ -52,6 +52,12 @@ pub fn escape_truncated(text: &str, max: usize) -> String {
     out
 }
 
+/// A URL inside `<…>`: escaped, and with `|` encoded so a link cannot carry
+/// its own misleading label (`https://evil.example|https://good.example`).
+fn link_target(url: &str) -> String {
+    escape(url).replace('|', "%7C")
+}
+
 fn plain(text: &str) -> Value {
     json!({"type": "plain_text", "text": text, "emoji": true})
 }
@@ -204,7 +210,7 @@ pub fn intake_message(request: &Request, severities: &Severities) -> Value {
     ];
     if let Some(link) = &request.link {
         blocks.push(
-            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", escape(link))}]}),
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", link_target(link))}]}),
         );
     }
     json!({
@@ -291,6 +297,14 @@ mod tests {
         assert!(out.chars().count() <= SECTION_TEXT_MAX);
         assert!(out.ends_with('…'), "{}", &out[out.len() - 10..]);
         assert!(!out.contains("&am…"));
+    }
+
+    #[test]
+    fn a_link_cannot_bring_its_own_label() {
+        assert_eq!(
+            link_target("https://evil.example|https://good.example"),
+            "https://evil.example%7Chttps://good.example"
+        );
     }
 
     #[test]
