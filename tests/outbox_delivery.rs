@@ -128,3 +128,30 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn two_dispatchers_on_one_database_send_each_message_once() {
+    let slack = FakeSlack::start().await;
+    let db = TestDb::new().await;
+    let mut filer = TestApp::start(test_config(&db, &slack), Parts { dispatcher: false }).await;
+    for i in 0..15 {
+        let form = Form { title: Some(format!("Request number {i}")), ..Form::default() };
+        assert_eq!(filer.submit(&form).await.status, 200);
+    }
+    filer.stop().await;
+    // Two replicas start at once and race for the same 30 messages.
+    let (a, b) = tokio::join!(
+        TestApp::start(test_config(&db, &slack), Parts::default()),
+        TestApp::start(test_config(&db, &slack), Parts::default()),
+    );
+    slack.wait_for("chat.postMessage", 30).await;
+    wait_until_settled(&a, 30).await;
+    wait_until_settled(&b, 30).await;
+    let posts = slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 30, "every message exactly once");
+    let mut distinct: Vec<String> = posts.iter().map(|c| format!("{:?}{:?}", c.str("channel"), c.str("text"))).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 30, "no message was sent twice");
+    assert_eq!(outbox::counts(a.db()).await.unwrap(), (0, 30, 0));
+}
