@@ -135,7 +135,10 @@ async fn two_dispatchers_on_one_database_send_each_message_once() {
     let db = TestDb::new().await;
     let mut filer = TestApp::start(test_config(&db, &slack), Parts { dispatcher: false }).await;
     for i in 0..15 {
-        let form = Form { title: Some(format!("Request number {i}")), ..Form::default() };
+        let form = Form {
+            title: Some(format!("Request number {i}")),
+            ..Form::default()
+        };
         assert_eq!(filer.submit(&form).await.status, 200);
     }
     filer.stop().await;
@@ -149,7 +152,10 @@ async fn two_dispatchers_on_one_database_send_each_message_once() {
     wait_until_settled(&b, 30).await;
     let posts = slack.calls_to("chat.postMessage");
     assert_eq!(posts.len(), 30, "every message exactly once");
-    let mut distinct: Vec<String> = posts.iter().map(|c| format!("{:?}{:?}", c.str("channel"), c.str("text"))).collect();
+    let mut distinct: Vec<String> = posts
+        .iter()
+        .map(|c| format!("{:?}{:?}", c.str("channel"), c.str("text")))
+        .collect();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 30, "no message was sent twice");
