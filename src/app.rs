@@ -34,6 +34,7 @@ pub struct AppState {
     /// rather than at the next poll.
     pub outbox_wake: Arc<Notify>,
     pub metrics: PrometheusHandle,
+    pub triagers: crate::triage_flow::Triagers,
 }
 
 /// Which background parts to run (tests switch the dispatcher off to
@@ -80,6 +81,7 @@ impl App {
             slack,
             outbox_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics(),
+            triagers: Default::default(),
         });
         Ok(Self { state, listener })
     }

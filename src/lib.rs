@@ -14,3 +14,4 @@ pub mod slack;
 pub mod store;
 pub mod submission;
 pub mod telemetry;
+pub mod triage_flow;

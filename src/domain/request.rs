@@ -214,6 +214,12 @@ pub struct Request {
     pub owner: Option<String>,
     pub deadlines: SlaDeadlines,
     pub created_at: DateTime<Utc>,
+    /// Where accepted work is tracked (key or link).
+    pub tracker: Option<String>,
+    /// When deferred work comes back to the queue.
+    pub revisit_on: Option<chrono::NaiveDate>,
+    /// Bumped by every change; a change based on an older version is refused.
+    pub version: i32,
 }
 
 /// When the SLAs of a request submitted at `submitted_at` fall due.

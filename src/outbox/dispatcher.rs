@@ -21,7 +21,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use super::{Method, OnSent, OutboxRow};
 use crate::domain::request::RequestNumber;
 use crate::slack::api::{CallError, SlackApi};
-use crate::slack::blocks::{INTAKE_LINK, intake_link};
+use crate::slack::blocks::{INTAKE_CHANNEL, INTAKE_LINK, INTAKE_TS, intake_link};
 use crate::store::{Store, StoreError, requests};
 
 #[derive(Debug, Clone)]
@@ -171,6 +171,9 @@ impl Dispatcher {
         let method = Method::parse(&row.method)
             .ok_or_else(|| CallError::Permanent(format!("unknown outbox method {:?}", row.method)))?;
         let mut payload = row.payload.clone();
+        if payload.contains(INTAKE_CHANNEL) || payload.contains(INTAKE_TS) {
+            payload = self.fill_intake_address(row, &payload).await?;
+        }
         if payload.contains(INTAKE_LINK) {
             payload = self.fill_intake_link(row, &payload).await?;
         }
@@ -180,6 +183,23 @@ impl Dispatcher {
             Method::PostMessage => self.slack.post_message(payload).await.map(|p| Some((p.channel, p.ts))),
             Method::UpdateMessage => self.slack.update_message(payload).await.map(|_| None),
             Method::PostEphemeral => self.slack.post_ephemeral(payload).await.map(|_| None),
+        }
+    }
+
+    /// Points an update or thread reply at the request's intake message,
+    /// which per-request ordering guarantees was posted (or failed) first.
+    async fn fill_intake_address(&self, row: &OutboxRow, payload: &str) -> Result<String, CallError> {
+        let number = row
+            .request_id
+            .ok_or_else(|| CallError::Permanent("no request for the intake message".into()))?;
+        match requests::intake_message(self.store.db(), RequestNumber(number))
+            .await
+            .map_err(|e| CallError::Transient(e.to_string()))?
+        {
+            Some((channel, ts)) => Ok(payload.replace(INTAKE_CHANNEL, &channel).replace(INTAKE_TS, &ts)),
+            None => Err(CallError::Permanent(format!(
+                "request #{number} has no intake message (its post failed)"
+            ))),
         }
     }
 

@@ -159,4 +159,12 @@ impl SlackApi {
             .await
             .map(|r| r.permalink.to_string())
     }
+
+    /// `usergroups.users.list`: the members of a user group.
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, CallError> {
+        let request = SlackApiUserGroupsUsersListRequest::new(SlackUserGroupId::new(group.to_string()));
+        let session = self.client.open_session(&self.token);
+        let response = self.call(session.usergroups_users_list(&request)).await?;
+        Ok(response.users.into_iter().map(|u| u.0).collect())
+    }
 }

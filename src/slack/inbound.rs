@@ -4,7 +4,9 @@
 //! with a reason the HTTP layer returns as a 400; nothing here can panic.
 
 use serde::Deserialize;
-use slack_morphism::prelude::{SlackCommandEvent, SlackInteractionEvent, SlackViewState};
+use slack_morphism::prelude::{
+    SlackCommandEvent, SlackInteractionEvent, SlackInteractionViewSubmissionEvent, SlackViewState,
+};
 
 use crate::domain::request::SubmissionForm;
 
@@ -25,13 +27,30 @@ pub enum CommandIntent {
         title: String,
     },
     Help,
+    /// `list`: the caller's open requests.
+    Mine,
+    /// `list all`: the triage queue.
+    Queue,
+    /// `42` or `#42`: one request with its history.
+    Status(i64),
 }
 
 impl CommandIntent {
     pub fn from_text(text: Option<&str>) -> Self {
         let text = text.unwrap_or_default().trim();
-        match text {
+        let number = text.strip_prefix('#').unwrap_or(text);
+        match text.to_lowercase().as_str() {
             "help" | "?" => Self::Help,
+            "list" => Self::Mine,
+            "list all" => Self::Queue,
+            _ if !number.is_empty() && number.len() <= 15 && number.chars().all(|c| c.is_ascii_digit()) => {
+                number.parse().map_or(
+                    Self::OpenForm {
+                        title: text.to_string(),
+                    },
+                    Self::Status,
+                )
+            }
             _ => Self::OpenForm {
                 title: text.to_string(),
             },
@@ -44,11 +63,110 @@ struct InteractionForm {
     payload: String,
 }
 
+/// An interaction we act on.
+#[derive(Debug)]
+pub enum Interaction {
+    ViewSubmission(Box<SlackInteractionViewSubmissionEvent>),
+    BlockActions(BlockActions),
+    /// Anything else (view_closed, shortcuts…): acknowledged, nothing to do.
+    Other,
+}
+
+/// A click on a button or select. Parsed with our own small type because
+/// slack-morphism's action model has no `selected_user` (users_select).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlockActions {
+    pub user: IdOnly,
+    pub trigger_id: String,
+    pub channel: Option<IdOnly>,
+    pub container: Option<Container>,
+    #[serde(default)]
+    pub actions: Vec<ActionInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdOnly {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Container {
+    pub channel_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActionInfo {
+    pub action_id: String,
+    pub block_id: Option<String>,
+    pub value: Option<String>,
+    pub selected_user: Option<String>,
+    pub selected_option: Option<SelectedOption>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelectedOption {
+    pub value: String,
+}
+
+impl BlockActions {
+    /// The channel the clicked message is in (for ephemeral replies).
+    pub fn channel_id(&self) -> Option<&str> {
+        self.channel
+            .as_ref()
+            .map(|c| c.id.as_str())
+            .or_else(|| self.container.as_ref()?.channel_id.as_deref())
+    }
+}
+
+impl ActionInfo {
+    /// The request number: in a button's `value`, or a select's `block_id`
+    /// (`req:<n>`).
+    pub fn request_number(&self) -> Option<i64> {
+        let from_block = || self.block_id.as_deref()?.strip_prefix("req:")?.parse().ok();
+        let from_value = || self.value.as_deref()?.parse().ok();
+        from_value().or_else(from_block).filter(|n: &i64| *n > 0)
+    }
+}
+
+#[derive(Deserialize)]
+struct InteractionKind {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// An interaction (`payload=<json>` form body).
-pub fn interaction(body: &[u8]) -> Result<SlackInteractionEvent, ParseError> {
+pub fn interaction(body: &[u8]) -> Result<Interaction, ParseError> {
     let form: InteractionForm = serde_urlencoded::from_bytes(body)
         .map_err(|e| ParseError(format!("interaction body must be a form with a payload field: {e}")))?;
-    serde_json::from_str(&form.payload).map_err(|e| ParseError(format!("malformed interaction payload: {e}")))
+    let malformed = |e: serde_json::Error| ParseError(format!("malformed interaction payload: {e}"));
+    let kind: InteractionKind = serde_json::from_str(&form.payload).map_err(malformed)?;
+    match kind.kind.as_str() {
+        "block_actions" => Ok(Interaction::BlockActions(
+            serde_json::from_str(&form.payload).map_err(malformed)?,
+        )),
+        "view_submission" => match serde_json::from_str(&form.payload).map_err(malformed)? {
+            SlackInteractionEvent::ViewSubmission(submission) => Ok(Interaction::ViewSubmission(Box::new(submission))),
+            _ => Ok(Interaction::Other),
+        },
+        _ => Ok(Interaction::Other),
+    }
+}
+
+/// A text field of a submitted modal (`<block>` / `<block>_input`).
+pub fn field(state: Option<&SlackViewState>, block: &str) -> Option<String> {
+    let action = format!("{block}_input");
+    let v = state?
+        .values
+        .iter()
+        .find(|(b, _)| b.0 == block)?
+        .1
+        .iter()
+        .find(|(a, _)| a.0 == action)?
+        .1;
+    v.value
+        .clone()
+        .or_else(|| v.selected_date.clone())
+        .or_else(|| v.selected_option.as_ref().map(|o| o.value.clone()))
 }
 
 /// The /request modal's state, as the domain's unvalidated form.
@@ -132,7 +250,7 @@ mod tests {
     #[test]
     fn view_submission_sample_yields_the_form() {
         let body = sample("interactivity/view_submission.form");
-        let SlackInteractionEvent::ViewSubmission(submission) = interaction(&body).expect("parses") else {
+        let Interaction::ViewSubmission(submission) = interaction(&body).expect("parses") else {
             panic!("not a view submission")
         };
         let form = submission_form(submission.view.state_params.state.as_ref());
@@ -141,6 +259,45 @@ mod tests {
         assert_eq!(form.severity.as_deref(), Some("high"));
         assert_eq!(form.area, None);
         assert!(form.link.is_some());
+    }
+
+    #[test]
+    fn block_action_samples_carry_the_request_number() {
+        for (file, action, user) in [
+            ("interactivity/block_actions_button.json", "take", None),
+            (
+                "interactivity/block_actions_users_select.json",
+                "assign",
+                Some("U0TRIAGE01"),
+            ),
+            ("interactivity/block_actions_static_select.json", "set_severity", None),
+            ("interactivity/block_actions_dm_button.json", "confirm", None),
+        ] {
+            let body = serde_urlencoded::to_string([("payload", String::from_utf8(sample(file)).unwrap())]).unwrap();
+            let Interaction::BlockActions(actions) = interaction(body.as_bytes()).expect("parses") else {
+                panic!("{file} is not block_actions")
+            };
+            let clicked = &actions.actions[0];
+            assert_eq!(clicked.action_id, action, "{file}");
+            assert_eq!(clicked.request_number(), Some(42), "{file}");
+            if let Some(user) = user {
+                assert_eq!(clicked.selected_user.as_deref(), Some(user));
+            }
+            assert!(actions.channel_id().is_some());
+        }
+    }
+
+    #[test]
+    fn command_text_picks_the_intent() {
+        assert_eq!(CommandIntent::from_text(Some("list")), CommandIntent::Mine);
+        assert_eq!(CommandIntent::from_text(Some("list all")), CommandIntent::Queue);
+        assert_eq!(CommandIntent::from_text(Some("#42")), CommandIntent::Status(42));
+        assert_eq!(
+            CommandIntent::from_text(Some("42 is broken")),
+            CommandIntent::OpenForm {
+                title: "42 is broken".into()
+            }
+        );
     }
 
     #[test]

@@ -136,6 +136,110 @@ pub async fn set_intake_message(
     Ok(())
 }
 
+/// A triage step to store: the request as it becomes.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub before: &'a Request,
+    pub after: &'a Request,
+    pub actor: &'a str,
+    pub event: &'a str,
+    pub payload: serde_json::Value,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Writes a triage step if the request is still at the version it was read
+/// at; `false` if someone changed it first (the caller re-reads and retries
+/// or tells the person). Appends the audit row in the same transaction.
+pub async fn apply_change(
+    conn: &impl ConnectionTrait,
+    change: Change<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let after = change.after;
+    let mut update = request::Entity::update_many()
+        .col_expr(request::Column::State, after.state.as_str().into())
+        .col_expr(request::Column::Owner, after.owner.clone().into())
+        .col_expr(request::Column::Severity, after.severity.as_str().into())
+        .col_expr(request::Column::ResponseDueAt, after.deadlines.response_due.into())
+        .col_expr(request::Column::ResolutionDueAt, after.deadlines.resolution_due.into())
+        .col_expr(request::Column::Tracker, after.tracker.clone().into())
+        .col_expr(request::Column::RevisitOn, after.revisit_on.into())
+        .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
+        .col_expr(request::Column::UpdatedAt, now.into());
+    if let Some(at) = change.resolved_at {
+        update = update.col_expr(request::Column::ResolvedAt, at.into());
+    }
+    let result = update
+        .filter(request::Column::Id.eq(after.number.0))
+        .filter(request::Column::Version.eq(change.before.version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(false);
+    }
+    append_event(
+        conn,
+        after.number,
+        change.actor,
+        change.event,
+        Some(change.before.state),
+        after.state,
+        change.payload,
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Open requests filed by `submitter`, newest first.
+pub async fn open_for_submitter(
+    conn: &impl ConnectionTrait,
+    submitter: &str,
+    limit: u64,
+) -> Result<Vec<Request>, StoreError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    request::Entity::find()
+        .filter(request::Column::Submitter.eq(submitter))
+        .filter(request::Column::State.is_not_in(FINISHED))
+        .order_by_desc(request::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+const FINISHED: [&str; 2] = ["rejected", "closed"];
+
+/// The triage queue: every open request, oldest first.
+pub async fn open_queue(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Request>, StoreError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    request::Entity::find()
+        .filter(request::Column::State.is_not_in(FINISHED))
+        .order_by_asc(request::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// A request's audit log, oldest first.
+pub async fn history(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+) -> Result<Vec<request_event::Model>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(request_event::Entity::find()
+        .filter(request_event::Column::RequestId.eq(number.0))
+        .order_by_asc(request_event::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(request::Entity::find().count(conn).await?)
@@ -159,5 +263,8 @@ fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         submitter: row.submitter,
         owner: row.owner,
         created_at: row.created_at,
+        tracker: row.tracker,
+        revisit_on: row.revisit_on,
+        version: row.version,
     })
 }

@@ -57,6 +57,9 @@ fn request(state: State) -> Request {
             resolution_due: at,
         },
         created_at: at,
+        tracker: None,
+        revisit_on: None,
+        version: 0,
     }
 }
 

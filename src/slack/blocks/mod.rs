@@ -1,5 +1,9 @@
 //! Block Kit rendering: the /request modal, the intake message, DMs.
 //!
+//! `card` renders the intake message with its triage controls, `triage`
+//! the step modals, thread notes and outcome DMs, `lists` the `/request`
+//! listings.
+//!
 //! This is the one place user text meets mrkdwn, and it always goes through
 //! [`escape`] (or [`escape_truncated`]) so a title like `<!channel>` can
 //! never ping anyone. All wording people read lives here.
@@ -16,6 +20,15 @@ pub const SECTION_TEXT_MAX: usize = 3000;
 /// that message exists (see `outbox::dispatcher`).
 pub const INTAKE_LINK: &str = "{{intake_link}}";
 pub const NEW_REQUEST_CALLBACK: &str = "new_request";
+/// Filled by the dispatcher with the request's intake message address.
+pub const INTAKE_CHANNEL: &str = "{{intake_channel}}";
+pub const INTAKE_TS: &str = "{{intake_ts}}";
+
+mod card;
+pub mod lists;
+pub mod triage;
+
+pub use card::intake_message;
 
 /// Escapes the three characters mrkdwn treats as control characters.
 pub fn escape(text: &str) -> String {
@@ -54,15 +67,15 @@ pub fn escape_truncated(text: &str, max: usize) -> String {
 
 /// A URL inside `<…>`: escaped, and with `|` encoded so a link cannot carry
 /// its own misleading label (`https://evil.example|https://good.example`).
-fn link_target(url: &str) -> String {
+pub(crate) fn link_target(url: &str) -> String {
     escape(url).replace('|', "%7C")
 }
 
-fn plain(text: &str) -> Value {
+pub(crate) fn plain(text: &str) -> Value {
     json!({"type": "plain_text", "text": text, "emoji": true})
 }
 
-fn mrkdwn_section(text: String) -> Value {
+pub(crate) fn mrkdwn_section(text: String) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
 }
 
@@ -169,14 +182,14 @@ pub fn field_errors(errors: &FieldErrors) -> Value {
     json!({"response_action": "errors", "errors": map})
 }
 
-fn severity_label<'a>(request: &'a Request, severities: &'a Severities) -> &'a str {
+pub(crate) fn severity_label<'a>(request: &'a Request, severities: &'a Severities) -> &'a str {
     severities
         .get(request.severity.as_str())
         .map_or(request.severity.as_str(), |s| s.label.as_str())
 }
 
 /// The one-line summary used as notification text: "#42 Title (Bug, High)".
-fn summary_line(request: &Request, severities: &Severities) -> String {
+pub(crate) fn summary_line(request: &Request, severities: &Severities) -> String {
     format!(
         "{} {} ({}, {})",
         request.number,
@@ -184,40 +197,6 @@ fn summary_line(request: &Request, severities: &Severities) -> String {
         request.kind.label(),
         severity_label(request, severities)
     )
-}
-
-/// The request's card in the intake channel; later updated in place.
-pub fn intake_message(request: &Request, severities: &Severities) -> Value {
-    let owner = request.owner.as_deref().map_or("–".to_string(), |o| format!("<@{o}>"));
-    let area = request.area.as_deref().map_or("–".to_string(), escape);
-    let header = format!(
-        "*{} {}*\n*Type:* {}   *Severity:* {}   *Area:* {}\n*From:* <@{}>   *Status:* {}   *Owner:* {}\n*Triage due:* {}   *Resolution due:* {}",
-        request.number,
-        escape(&request.title),
-        request.kind.label(),
-        severity_label(request, severities),
-        area,
-        request.submitter,
-        request.state.label(),
-        owner,
-        slack_date(request.deadlines.response_due),
-        slack_date(request.deadlines.resolution_due),
-    );
-    let mut blocks = vec![
-        json!({"type": "section", "block_id": format!("req:{}:summary", request.number.0),
-               "text": {"type": "mrkdwn", "text": header}}),
-        mrkdwn_section(escape_truncated(&request.description, SECTION_TEXT_MAX)),
-    ];
-    if let Some(link) = &request.link {
-        blocks.push(
-            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", link_target(link))}]}),
-        );
-    }
-    json!({
-        "text": format!("{} from <@{}>", summary_line(request, severities), request.submitter),
-        "blocks": blocks,
-        "unfurl_links": false,
-    })
 }
 
 /// The submitter's receipt: number, severity, what the SLA means, a link.

@@ -1,0 +1,121 @@
+//! The intake message: a request's card in the intake channel, with the
+//! triage controls valid in its current state. Re-rendered whole and sent
+//! with `chat.update` after every step, so it always shows the truth.
+
+use serde_json::{Value, json};
+
+use super::{
+    SECTION_TEXT_MAX, escape, escape_truncated, link_target, mrkdwn_section, plain, severity_label, slack_date,
+    summary_line,
+};
+use crate::domain::request::Request;
+use crate::domain::severity::Severities;
+use crate::domain::triage::{State, card_actions};
+
+/// The request's card in the intake channel; later updated in place.
+pub fn intake_message(request: &Request, severities: &Severities) -> Value {
+    let owner = request.owner.as_deref().map_or("–".to_string(), |o| format!("<@{o}>"));
+    let area = request.area.as_deref().map_or("–".to_string(), escape);
+    let mut header = format!(
+        "*{} {}*\n*Type:* {}   *Severity:* {}   *Area:* {}\n*From:* <@{}>   *Status:* {}   *Owner:* {}",
+        request.number,
+        escape(&request.title),
+        request.kind.label(),
+        escape(severity_label(request, severities)),
+        area,
+        request.submitter,
+        request.state.label(),
+        owner,
+    );
+    match request.state {
+        State::New => header.push_str(&format!(
+            "\n*Triage due:* {}",
+            slack_date(request.deadlines.response_due)
+        )),
+        State::Rejected | State::Closed | State::Resolved => {}
+        _ => header.push_str(&format!(
+            "\n*Resolution due:* {}",
+            slack_date(request.deadlines.resolution_due)
+        )),
+    }
+    if let Some(tracker) = &request.tracker {
+        header.push_str(&format!("\n*Tracked in:* {}", tracker_link(tracker)));
+    }
+    if let (State::Deferred, Some(date)) = (request.state, request.revisit_on) {
+        header.push_str(&format!("\n*Revisit on:* {}", date.format("%Y-%m-%d")));
+    }
+    let mut blocks = vec![
+        json!({"type": "section", "block_id": format!("req:{}:summary", request.number.0),
+               "text": {"type": "mrkdwn", "text": header}}),
+        mrkdwn_section(escape_truncated(&request.description, SECTION_TEXT_MAX)),
+    ];
+    if let Some(link) = &request.link {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", link_target(link))}]}));
+    }
+    blocks.push(controls(request, severities));
+    json!({
+        "text": format!("{} from <@{}>: {}", summary_line(request, severities), request.submitter, request.state.label()),
+        "blocks": blocks,
+        "unfurl_links": false,
+    })
+}
+
+/// A tracker key as text, a tracker URL as a link.
+pub fn tracker_link(tracker: &str) -> String {
+    if tracker.starts_with("http") {
+        format!("<{}>", link_target(tracker))
+    } else {
+        escape(tracker)
+    }
+}
+
+fn button(action: &str, label: &str, number: i64, style: Option<&str>) -> Value {
+    let mut button = json!({"type": "button", "action_id": action, "text": plain(label), "value": number.to_string()});
+    if let Some(style) = style {
+        button["style"] = json!(style);
+    }
+    button
+}
+
+/// The actions block (`block_id` `req:<n>`): only what the state allows.
+fn controls(request: &Request, severities: &Severities) -> Value {
+    let n = request.number.0;
+    let elements: Vec<Value> = card_actions(request.state)
+        .iter()
+        .map(|action| match *action {
+            "take" => button("take", "Take it", n, Some("primary")),
+            "assign" => {
+                let mut select =
+                    json!({"type": "users_select", "action_id": "assign", "placeholder": plain("Assign to…")});
+                if let Some(owner) = &request.owner {
+                    select["initial_user"] = json!(owner);
+                }
+                select
+            }
+            "set_severity" => {
+                let options: Vec<Value> = severities
+                    .iter()
+                    .map(|s| json!({"text": plain(&s.label), "value": s.key.as_str()}))
+                    .collect();
+                let current = options
+                    .iter()
+                    .find(|o| o["value"] == request.severity.as_str())
+                    .cloned();
+                let mut select = json!({"type": "static_select", "action_id": "set_severity",
+                                        "placeholder": plain("Severity"), "options": options});
+                if let Some(current) = current {
+                    select["initial_option"] = current;
+                }
+                select
+            }
+            "ask_info" => button("ask_info", "Ask for info", n, None),
+            "accept" => button("accept", "Accept", n, Some("primary")),
+            "defer" => button("defer", "Defer", n, None),
+            "reject" => button("reject", "Reject", n, Some("danger")),
+            "resolve" => button("resolve", "Resolve", n, None),
+            "resume" => button("resume", "Resume", n, None),
+            _ => button("reopen", "Reopen", n, None),
+        })
+        .collect();
+    json!({"type": "actions", "block_id": format!("req:{n}"), "elements": elements})
+}
