@@ -29,6 +29,9 @@ pub const INTAKE_CHANNEL: &str = "C0INTAKE01";
 pub const ONCALL_CHANNEL: &str = "C0ONCALL01";
 pub const ONCALL_GROUP: &str = "S0ONCALL01";
 pub const SUBMITTER: &str = "U0SUBMIT01";
+pub const TRIAGER: &str = "U0TRIAGE01";
+pub const TRIAGER_2: &str = "U0TRIAGE02";
+pub const STRANGER: &str = "U0OTHER001";
 
 pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/slack-samples");
 
@@ -85,6 +88,7 @@ pub fn test_config(db: &TestDb, slack: &FakeSlack) -> RawConfig {
         ("INTAKE__OUTBOX__POLL_INTERVAL_MS", "20".to_string()),
         ("INTAKE__OUTBOX__RETRY_BASE_MS", "20".to_string()),
         ("INTAKE__LOG__LEVEL", "warn".to_string()),
+        ("INTAKE__TRIAGE__TRIAGERS", format!("{TRIAGER},{TRIAGER_2}")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -168,6 +172,59 @@ impl TestApp {
             .await
     }
 
+    /// Waits (bounded) until no message is pending in the outbox.
+    pub async fn settle(&self) {
+        for _ in 0..1000 {
+            let (pending, _, _) = intake::outbox::counts(self.db()).await.expect("counts");
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the outbox did not drain: {:?}",
+            intake::outbox::counts(self.db()).await
+        );
+    }
+
+    /// The stored request `number`.
+    pub async fn request_no(&self, number: i64) -> intake::domain::request::Request {
+        intake::store::requests::find(self.db(), intake::domain::request::RequestNumber(number))
+            .await
+            .expect("store")
+            .expect("request exists")
+    }
+
+    /// `user` clicks `action` on request `number` in the intake channel.
+    pub async fn click(&self, action: &str, number: i64, user: &str) -> Response {
+        self.click_with(action, number, user, None).await
+    }
+
+    pub async fn click_with(&self, action: &str, number: i64, user: &str, choice: Option<&str>) -> Response {
+        let channel = if matches!(action, "confirm" | "add_info") || (action == "reopen" && user == SUBMITTER) {
+            "D0SUBMIT01"
+        } else {
+            INTAKE_CHANNEL
+        };
+        let body = click_body(action, number, user, choice, channel);
+        self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &body)
+            .await
+    }
+
+    /// `user` submits the `action` step's modal for request `number`.
+    pub async fn step(&self, action: &str, number: i64, user: &str, fields: &[(&str, &str)]) -> Response {
+        let body = step_body(&format!("triage_{action}"), number, user, fields);
+        self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &body)
+            .await
+    }
+
+    /// `/request <text>` typed by `user`.
+    pub async fn command_as(&self, text: &str, user: &str) -> Response {
+        let body = command_body_from(text, user);
+        self.post_signed("/slack/commands", "application/x-www-form-urlencoded", &body)
+            .await
+    }
+
     /// Submits the /request modal with these fields.
     pub async fn submit(&self, form: &Form) -> Response {
         self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &form.body())
@@ -177,14 +234,77 @@ impl TestApp {
 
 /// The sample slash command with its text replaced.
 pub fn command_body(text: &str) -> Vec<u8> {
+    command_body_from(text, SUBMITTER)
+}
+
+/// The sample slash command, typed by `user`.
+pub fn command_body_from(text: &str, user: &str) -> Vec<u8> {
     let sample = String::from_utf8(sample("commands/request.form")).expect("utf-8");
     let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(&sample).expect("sample parses");
     for (key, value) in &mut pairs {
-        if key == "text" {
-            *value = text.to_string();
+        match key.as_str() {
+            "text" => *value = text.to_string(),
+            "user_id" => *value = user.to_string(),
+            _ => {}
         }
     }
     serde_urlencoded::to_string(&pairs).expect("encodes").into_bytes()
+}
+
+fn form_payload(payload: &Value) -> Vec<u8> {
+    serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("encodes")
+        .into_bytes()
+}
+
+/// A click by `user` on control `action` of request `number`, shaped like
+/// the block_actions sample. `choice` is the picked user or option value.
+pub fn click_body(action: &str, number: i64, user: &str, choice: Option<&str>, channel: &str) -> Vec<u8> {
+    let mut payload: Value =
+        serde_json::from_slice(&sample("interactivity/block_actions_button.json")).expect("sample");
+    payload["user"]["id"] = json!(user);
+    payload["trigger_id"] = json!(format!("1337.{}.{}", number, uuid::Uuid::new_v4().simple()));
+    payload["channel"]["id"] = json!(channel);
+    payload["container"]["channel_id"] = json!(channel);
+    let mut clicked = json!({"action_id": action, "block_id": format!("req:{number}"), "type": "button",
+                             "value": number.to_string(), "action_ts": "1732528900.000100"});
+    match (action, choice) {
+        ("assign", Some(user)) => {
+            clicked = json!({"action_id": action, "block_id": format!("req:{number}"), "type": "users_select",
+                             "selected_user": user, "action_ts": "1732528900.000100"});
+        }
+        ("set_severity", Some(value)) => {
+            clicked = json!({"action_id": action, "block_id": format!("req:{number}"), "type": "static_select",
+                             "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+                             "action_ts": "1732528900.000100"});
+        }
+        _ => {}
+    }
+    payload["actions"] = json!([clicked]);
+    form_payload(&payload)
+}
+
+/// A triage step modal (`callback`) submitted by `user` with these fields.
+pub fn step_body(callback: &str, number: i64, user: &str, fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut payload: Value = serde_json::from_slice(&sample("interactivity/view_submission.json")).expect("sample");
+    payload["user"]["id"] = json!(user);
+    payload["view"]["callback_id"] = json!(callback);
+    payload["view"]["id"] = json!(format!(
+        "V{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase()
+    ));
+    payload["view"]["private_metadata"] = json!(json!({"request": number, "channel": INTAKE_CHANNEL}).to_string());
+    let mut values = serde_json::Map::new();
+    for (block, value) in fields {
+        let entry = if *block == "revisit" {
+            json!({"type": "datepicker", "selected_date": value})
+        } else {
+            json!({"type": "plain_text_input", "value": value})
+        };
+        values.insert(block.to_string(), json!({format!("{block}_input"): entry}));
+    }
+    payload["view"]["state"]["values"] = Value::Object(values);
+    form_payload(&payload)
 }
 
 /// The /request modal's fields, as a person fills them in.
