@@ -209,17 +209,7 @@ pub async fn retry_at(
     at: DateTime<Utc>,
     error: &str,
 ) -> Result<(), StoreError> {
-    finish(
-        conn,
-        row,
-        token,
-        vec![
-            (Column::NextAttemptAt, at.into()),
-            (Column::Attempts, (row.attempts + 1).into()),
-            (Column::LastError, error.into()),
-        ],
-    )
-    .await
+    record_failure(conn, row, token, error, (Column::NextAttemptAt, at.into())).await
 }
 
 /// Gives up on a message: it stays in the table, visible, with its error.
@@ -229,17 +219,22 @@ pub async fn mark_dead(
     token: &str,
     error: &str,
 ) -> Result<(), StoreError> {
-    finish(
-        conn,
-        row,
-        token,
-        vec![
-            (Column::Status, DEAD.into()),
-            (Column::Attempts, (row.attempts + 1).into()),
-            (Column::LastError, error.into()),
-        ],
-    )
-    .await
+    record_failure(conn, row, token, error, (Column::Status, DEAD.into())).await
+}
+
+async fn record_failure(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    error: &str,
+    then: (Column, sea_orm::sea_query::SimpleExpr),
+) -> Result<(), StoreError> {
+    let changes = vec![
+        then,
+        (Column::Attempts, (row.attempts + 1).into()),
+        (Column::LastError, error.into()),
+    ];
+    finish(conn, row, token, changes).await
 }
 
 /// Hands back every unfinished message claimed under `token_prefix`

@@ -171,26 +171,13 @@ pub fn field(state: Option<&SlackViewState>, block: &str) -> Option<String> {
 
 /// The /request modal's state, as the domain's unvalidated form.
 pub fn submission_form(state: Option<&SlackViewState>) -> SubmissionForm {
-    let value = |block: &str, action: &str| {
-        let v = state?
-            .values
-            .iter()
-            .find(|(b, _)| b.0 == block)?
-            .1
-            .iter()
-            .find(|(a, _)| a.0 == action)?
-            .1;
-        v.value
-            .clone()
-            .or_else(|| v.selected_option.as_ref().map(|o| o.value.clone()))
-    };
     SubmissionForm {
-        kind: value("type", "type_input"),
-        title: value("title", "title_input"),
-        description: value("description", "description_input"),
-        severity: value("severity", "severity_input"),
-        area: value("area", "area_input"),
-        link: value("link", "link_input"),
+        kind: field(state, "type"),
+        title: field(state, "title"),
+        description: field(state, "description"),
+        severity: field(state, "severity"),
+        area: field(state, "area"),
+        link: field(state, "link"),
     }
 }
 

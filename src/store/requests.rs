@@ -198,27 +198,28 @@ pub async fn open_for_submitter(
     submitter: &str,
     limit: u64,
 ) -> Result<Vec<Request>, StoreError> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    request::Entity::find()
+    use sea_orm::QueryOrder;
+    let query = request::Entity::find()
         .filter(request::Column::Submitter.eq(submitter))
-        .filter(request::Column::State.is_not_in(FINISHED))
-        .order_by_desc(request::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+        .order_by_desc(request::Column::Id);
+    open_requests(conn, query, limit).await
 }
-
-const FINISHED: [&str; 2] = ["rejected", "closed"];
 
 /// The triage queue: every open request, oldest first.
 pub async fn open_queue(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Request>, StoreError> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    request::Entity::find()
+    use sea_orm::QueryOrder;
+    open_requests(conn, request::Entity::find().order_by_asc(request::Column::Id), limit).await
+}
+
+async fn open_requests(
+    conn: &impl ConnectionTrait,
+    query: sea_orm::Select<request::Entity>,
+    limit: u64,
+) -> Result<Vec<Request>, StoreError> {
+    use sea_orm::QuerySelect;
+    const FINISHED: [&str; 2] = ["rejected", "closed"];
+    query
         .filter(request::Column::State.is_not_in(FINISHED))
-        .order_by_asc(request::Column::Id)
         .limit(limit)
         .all(conn)
         .await?

@@ -23,7 +23,7 @@ pub enum StepForm {
 }
 
 impl StepForm {
-    const ALL: [StepForm; 6] = [
+    pub const ALL: [StepForm; 6] = [
         StepForm::AskInfo,
         StepForm::Accept,
         StepForm::Defer,
