@@ -42,23 +42,23 @@ pub struct AppState {
 #[derive(Debug, Clone, Copy)]
 pub struct Parts {
     pub dispatcher: bool,
+    /// The cron-driven scheduler (tests drive it with an injected clock).
+    pub scheduler: bool,
 }
 
 impl Default for Parts {
     fn default() -> Self {
-        Self { dispatcher: true }
+        Self {
+            dispatcher: true,
+            scheduler: true,
+        }
     }
 }
 
-pub struct App {
-    state: Arc<AppState>,
-    listener: TcpListener,
-}
-
-impl App {
-    /// Connects the store (applying migrations if configured), builds the
-    /// Slack client and binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+impl AppState {
+    /// Connects the store (applying migrations if configured) and builds the
+    /// Slack client: everything but the listener (the CLI's jobs use this).
+    pub async fn build(settings: Settings) -> anyhow::Result<Arc<Self>> {
         let settings = Arc::new(settings);
         let store = Store::connect(&settings.raw.database.url, settings.raw.database.max_connections)
             .await
@@ -71,10 +71,7 @@ impl App {
             settings.bot_token(),
             Duration::from_secs(settings.raw.slack.request_timeout_secs.max(1)),
         )?;
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.bind))?;
-        let state = Arc::new(AppState {
+        Ok(Arc::new(AppState {
             verifier: Verifier::new(settings.signing_secret.expose_secret()),
             settings,
             store,
@@ -82,7 +79,42 @@ impl App {
             outbox_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics(),
             triagers: Default::default(),
-        });
+        }))
+    }
+
+    /// A dispatcher over this state's store and Slack client.
+    pub fn dispatcher(&self) -> Dispatcher {
+        let outbox = &self.settings.raw.outbox;
+        let settings = DispatchSettings {
+            poll_interval: Duration::from_millis(outbox.poll_interval_ms.max(10)),
+            lease: Duration::from_secs(outbox.lease_secs),
+            batch_size: outbox.batch_size,
+            max_attempts: outbox.max_attempts,
+            retry_base: Duration::from_millis(outbox.retry_base_ms.max(1)),
+        };
+        Dispatcher::new(
+            self.store.clone(),
+            self.slack.clone(),
+            settings,
+            self.outbox_wake.clone(),
+        )
+    }
+}
+
+pub struct App {
+    state: Arc<AppState>,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Connects the store (applying migrations if configured), builds the
+    /// Slack client and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let bind = settings.bind;
+        let state = AppState::build(settings).await?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (server.bind): {e}"))?;
         Ok(Self { state, listener })
     }
 
@@ -100,21 +132,13 @@ impl App {
         let addr = self.local_addr().ok();
         let mut tasks = Vec::new();
         if parts.dispatcher {
-            let outbox = &self.state.settings.raw.outbox;
-            let settings = DispatchSettings {
-                poll_interval: Duration::from_millis(outbox.poll_interval_ms.max(10)),
-                lease: Duration::from_secs(outbox.lease_secs),
-                batch_size: outbox.batch_size,
-                max_attempts: outbox.max_attempts,
-                retry_base: Duration::from_millis(outbox.retry_base_ms.max(1)),
-            };
-            let dispatcher = Dispatcher::new(
-                self.state.store.clone(),
-                self.state.slack.clone(),
-                settings,
-                self.state.outbox_wake.clone(),
-            );
-            tasks.push(tokio::spawn(dispatcher.run(shutdown.clone())));
+            tasks.push(tokio::spawn(self.state.dispatcher().run(shutdown.clone())));
+        }
+        if parts.scheduler {
+            tasks.push(tokio::spawn(crate::scheduler::run_on_schedule(
+                self.state.clone(),
+                shutdown.clone(),
+            )));
         }
         let grace = Duration::from_secs(self.state.settings.raw.server.shutdown_grace_secs);
         tasks.push(tokio::spawn(serve(

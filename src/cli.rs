@@ -26,10 +26,30 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Build the daily digest now: print it (--dry-run) or post it.
+    Digest {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run every scheduled job due at an instant and print what was (or,
+    /// with --dry-run, would be) sent.
+    RunJobs {
+        /// RFC 3339, e.g. 2026-11-26T09:00:00Z
+        #[arg(long, value_parser = parse_instant)]
+        at: chrono::DateTime<chrono::Utc>,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the Slack app manifest for a public base URL.
     Manifest {
         /// Where Slack reaches this service, e.g. https://intake.example.com
         #[arg(long)]
         url: String,
     },
+}
+
+fn parse_instant(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{value:?} is not an RFC 3339 time like 2026-11-26T09:00:00Z: {e}"))
 }

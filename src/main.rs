@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use intake::app::{App, Parts, redact_url};
+use intake::app::{App, AppState, Parts, redact_url};
 use intake::cli::{Cli, Command};
 use intake::config::Settings;
 use intake::store::Store;
@@ -47,7 +47,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running.stop().await;
             info!("stopped");
         }
+        Command::RunJobs { at, dry_run } => {
+            let state = AppState::build(settings).await?;
+            let report = intake::scheduler::run_due(&state, at, dry_run).await?;
+            print_report(&report.lines, dry_run);
+            if !dry_run {
+                deliver(&state).await?;
+            }
+        }
+        Command::Digest { dry_run } => {
+            let state = AppState::build(settings).await?;
+            let now = chrono::Utc::now();
+            let tz = state.settings.calendar.tz();
+            let since = intake::scheduler::jobs::digest_window(&state.settings.digest_schedule, tz, now)
+                .map_or(now - chrono::TimeDelta::days(1), |(_, latest)| latest);
+            let key = format!("digest:manual:{}", now.to_rfc3339());
+            let message = intake::scheduler::jobs::digest_message(&state, key, since, now).await?;
+            if dry_run {
+                println!("{}", serde_json::to_string_pretty(&message.payload)?);
+            } else {
+                intake::outbox::enqueue(state.store.db(), message, now).await?;
+                deliver(&state).await?;
+                println!("digest posted to {}", state.settings.digest_channel);
+            }
+        }
         Command::Manifest { .. } => unreachable!("handled before loading config"),
+    }
+    Ok(())
+}
+
+fn print_report(lines: &[String], dry_run: bool) {
+    let verb = if dry_run { "would send" } else { "sent" };
+    if lines.is_empty() {
+        println!("nothing is due");
+    }
+    for line in lines {
+        println!("{verb}: {line}");
+    }
+}
+
+/// Sends what is queued now, for commands that run without `serve`.
+async fn deliver(state: &AppState) -> anyhow::Result<()> {
+    let dispatcher = state.dispatcher();
+    for _ in 0..100 {
+        if dispatcher.round().await? == 0 {
+            break;
+        }
+    }
+    let (pending, _, dead) = intake::outbox::counts(state.store.db()).await?;
+    if pending > 0 || dead > 0 {
+        eprintln!("outbox: {pending} pending (retried by `intake serve`), {dead} dead");
     }
     Ok(())
 }

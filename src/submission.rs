@@ -9,8 +9,9 @@ use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::request::{NewRequest, Request, SlaDeadlines};
 use crate::domain::severity::Severity;
-use crate::domain::triage::{self, Notice};
+use crate::domain::triage::{self, Notice, State};
 use crate::outbox::{self, Method, OnSent, OutboundMessage};
+use crate::scheduler::plan;
 use crate::slack::blocks;
 use crate::store::StoreError;
 use crate::store::requests::{self, Origin};
@@ -29,7 +30,8 @@ pub async fn submit(
         .ok_or_else(|| StoreError::Corrupt(format!("severity {:?} is not configured", new.severity.as_str())))?;
     let deadlines = SlaDeadlines::for_severity(severity, now, &settings.calendar);
     let txn = state.store.db().begin().await?;
-    let Some(request) = requests::insert_new(&txn, new, deadlines, origin, now).await? else {
+    let first_reminder = plan::next_reminder(State::New, severity, &deadlines, settings, now);
+    let Some(request) = requests::insert_new(&txn, new, deadlines, origin, first_reminder, now).await? else {
         return Ok(None);
     };
     for notice in triage::on_submit(severity) {

@@ -14,8 +14,10 @@ use tracing::{info, warn};
 
 use crate::app::AppState;
 use crate::domain::request::{Request, RequestNumber, SlaDeadlines};
+use crate::domain::sla;
 use crate::domain::triage::{Actor, Effect, Event, State, Transition, transition};
 use crate::outbox::{self, Method, OutboundMessage};
+use crate::scheduler::plan;
 use crate::slack::blocks::{self, INTAKE_CHANNEL, INTAKE_TS, triage as words};
 use crate::store::StoreError;
 use crate::store::requests::{self, Change};
@@ -56,7 +58,7 @@ pub async fn run_step(
             Ok(step) => step,
             Err(error) => return Ok(StepOutcome::Refused(words::refusal(&before, &error))),
         };
-        let after = apply(state, &before, event, &step);
+        let after = apply(state, &before, event, &step, now);
         let txn = state.store.db().begin().await?;
         let change = Change {
             before: &before,
@@ -64,7 +66,7 @@ pub async fn run_step(
             actor: actor.user().unwrap_or("scheduler"),
             event: event.name(),
             payload: payload(event),
-            resolved_at: (step.to == State::Resolved).then_some(now),
+            schedule: plan::schedule_for(&after, &state.settings, now),
         };
         if !requests::apply_change(&txn, change, now).await? {
             // Someone changed it between our read and write: re-read and
@@ -84,8 +86,13 @@ pub async fn run_step(
     )))
 }
 
+fn is_paused(state: State) -> bool {
+    matches!(state, State::NeedsInfo | State::Deferred)
+}
+
 /// The request as the transition leaves it.
-fn apply(state: &AppState, before: &Request, event: &Event, step: &Transition) -> Request {
+fn apply(state: &AppState, before: &Request, event: &Event, step: &Transition, now: DateTime<Utc>) -> Request {
+    let calendar = &state.settings.calendar;
     let mut after = before.clone();
     after.state = step.to;
     after.owner = step.owner.clone();
@@ -95,7 +102,35 @@ fn apply(state: &AppState, before: &Request, event: &Event, step: &Transition) -
     {
         after.severity = step.severity.clone();
         // The clock restarts from submission under the new severity.
-        after.deadlines = SlaDeadlines::for_severity(severity, before.created_at, &state.settings.calendar);
+        after.deadlines = SlaDeadlines::for_severity(severity, before.created_at, calendar);
+    }
+    // The SLA clock stops while we wait on the submitter or a revisit date,
+    // and the deadlines move by the time it was stopped.
+    if is_paused(step.to) && !is_paused(before.state) {
+        after.sla_paused_at = Some(now);
+    }
+    if !is_paused(step.to) && is_paused(before.state) {
+        if let (Some(paused_at), Some(severity)) = (
+            before.sla_paused_at,
+            state.settings.severities.get(after.severity.as_str()),
+        ) {
+            let shift = |due| {
+                sla::deadline_after(
+                    now,
+                    sla::elapsed(paused_at, due, severity.clock, calendar),
+                    severity.clock,
+                    calendar,
+                )
+            };
+            after.deadlines = SlaDeadlines {
+                response_due: shift(after.deadlines.response_due),
+                resolution_due: shift(after.deadlines.resolution_due),
+            };
+        }
+        after.sla_paused_at = None;
+    }
+    if step.to == State::Resolved {
+        after.resolved_at = Some(now);
     }
     match event {
         Event::Accept { tracker, .. } => after.tracker = Some(tracker.as_str().to_string()),

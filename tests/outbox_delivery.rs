@@ -14,7 +14,14 @@ async fn messages_committed_before_a_crash_are_sent_after_restart() {
     let slack = FakeSlack::start().await;
     let db = TestDb::new().await;
     // The first process stores the request but dies before sending anything.
-    let mut first = TestApp::start(test_config(&db, &slack), Parts { dispatcher: false }).await;
+    let mut first = TestApp::start(
+        test_config(&db, &slack),
+        Parts {
+            dispatcher: false,
+            scheduler: false,
+        },
+    )
+    .await;
     assert_eq!(
         first
             .submit(&Form {
@@ -33,7 +40,14 @@ async fn messages_committed_before_a_crash_are_sent_after_restart() {
     first.stop().await;
     assert_eq!(slack.attempts_to("chat.postMessage"), 0);
 
-    let second = TestApp::start(test_config(&db, &slack), Parts::default()).await;
+    let second = TestApp::start(
+        test_config(&db, &slack),
+        Parts {
+            dispatcher: true,
+            scheduler: false,
+        },
+    )
+    .await;
     let posts = slack.wait_for("chat.postMessage", 3).await;
     let channels: Vec<String> = posts.iter().filter_map(|c| c.str("channel")).collect();
     assert_eq!(
@@ -133,7 +147,14 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
 async fn two_dispatchers_on_one_database_send_each_message_once() {
     let slack = FakeSlack::start().await;
     let db = TestDb::new().await;
-    let mut filer = TestApp::start(test_config(&db, &slack), Parts { dispatcher: false }).await;
+    let mut filer = TestApp::start(
+        test_config(&db, &slack),
+        Parts {
+            dispatcher: false,
+            scheduler: false,
+        },
+    )
+    .await;
     for i in 0..15 {
         let form = Form {
             title: Some(format!("Request number {i}")),
@@ -144,8 +165,20 @@ async fn two_dispatchers_on_one_database_send_each_message_once() {
     filer.stop().await;
     // Two replicas start at once and race for the same 30 messages.
     let (a, b) = tokio::join!(
-        TestApp::start(test_config(&db, &slack), Parts::default()),
-        TestApp::start(test_config(&db, &slack), Parts::default()),
+        TestApp::start(
+            test_config(&db, &slack),
+            Parts {
+                dispatcher: true,
+                scheduler: false
+            }
+        ),
+        TestApp::start(
+            test_config(&db, &slack),
+            Parts {
+                dispatcher: true,
+                scheduler: false
+            }
+        ),
     );
     slack.wait_for("chat.postMessage", 30).await;
     wait_until_settled(&a, 30).await;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261125_000002_triage_fields;
+mod m20261125_000003_scheduler_fields;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261125_000002_triage_fields::Migration),
+            Box::new(m20261125_000003_scheduler_fields::Migration),
         ]
     }
 }

@@ -220,6 +220,9 @@ pub struct Request {
     pub revisit_on: Option<chrono::NaiveDate>,
     /// Bumped by every change; a change based on an older version is refused.
     pub version: i32,
+    /// When the SLA clock stopped (needs info, deferred); `None` while it runs.
+    pub sla_paused_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// When the SLAs of a request submitted at `submitted_at` fall due.

@@ -268,3 +268,12 @@ pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> 
         .all(conn)
         .await?)
 }
+
+/// Whether a message with this key was ever enqueued (sent or not).
+pub async fn exists(conn: &impl ConnectionTrait, dedupe_key: &str) -> Result<bool, StoreError> {
+    Ok(outbox_message::Entity::find()
+        .filter(Column::DedupeKey.eq(dedupe_key))
+        .count(conn)
+        .await?
+        > 0)
+}

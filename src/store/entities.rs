@@ -29,6 +29,11 @@ pub mod request {
         pub tracker: Option<String>,
         pub revisit_on: Option<Date>,
         pub resolved_at: Option<DateTimeUtc>,
+        pub sla_paused_at: Option<DateTimeUtc>,
+        pub next_reminder_at: Option<DateTimeUtc>,
+        pub followup_at: Option<DateTimeUtc>,
+        pub auto_close_at: Option<DateTimeUtc>,
+        pub sla_stage: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 //! same code. Functions that must commit together take any
 //! [`ConnectionTrait`], so the caller passes its open transaction.
 
+pub mod due;
 pub mod entities;
 pub mod requests;
 

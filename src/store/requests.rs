@@ -24,6 +24,7 @@ pub async fn insert_new(
     new: &NewRequest,
     deadlines: SlaDeadlines,
     origin: &Origin,
+    next_reminder_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<Request>, StoreError> {
     if let Some(view_id) = &origin.view_id {
@@ -54,6 +55,7 @@ pub async fn insert_new(
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        next_reminder_at: Set(next_reminder_at),
         ..Default::default()
     };
     let model = row.insert(conn).await?;
@@ -144,7 +146,15 @@ pub struct Change<'a> {
     pub actor: &'a str,
     pub event: &'a str,
     pub payload: serde_json::Value,
-    pub resolved_at: Option<DateTime<Utc>>,
+    pub schedule: Schedule,
+}
+
+/// When the scheduler must next look at a request (see `scheduler`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    pub next_reminder_at: Option<DateTime<Utc>>,
+    pub followup_at: Option<DateTime<Utc>>,
+    pub auto_close_at: Option<DateTime<Utc>>,
 }
 
 /// Writes a triage step if the request is still at the version it was read
@@ -157,7 +167,7 @@ pub async fn apply_change(
 ) -> Result<bool, StoreError> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     let after = change.after;
-    let mut update = request::Entity::update_many()
+    let update = request::Entity::update_many()
         .col_expr(request::Column::State, after.state.as_str().into())
         .col_expr(request::Column::Owner, after.owner.clone().into())
         .col_expr(request::Column::Severity, after.severity.as_str().into())
@@ -166,10 +176,20 @@ pub async fn apply_change(
         .col_expr(request::Column::Tracker, after.tracker.clone().into())
         .col_expr(request::Column::RevisitOn, after.revisit_on.into())
         .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
-        .col_expr(request::Column::UpdatedAt, now.into());
-    if let Some(at) = change.resolved_at {
-        update = update.col_expr(request::Column::ResolvedAt, at.into());
-    }
+        .col_expr(request::Column::UpdatedAt, now.into())
+        .col_expr(request::Column::ResolvedAt, after.resolved_at.into())
+        .col_expr(request::Column::SlaPausedAt, after.sla_paused_at.into())
+        .col_expr(request::Column::NextReminderAt, change.schedule.next_reminder_at.into())
+        .col_expr(request::Column::FollowupAt, change.schedule.followup_at.into())
+        .col_expr(request::Column::AutoCloseAt, change.schedule.auto_close_at.into());
+    // A different SLA starts running (triage done) or stops: its reminders start over.
+    let update = if crate::domain::reminders::running_sla(change.before.state)
+        != crate::domain::reminders::running_sla(after.state)
+    {
+        update.col_expr(request::Column::SlaStage, 0.into())
+    } else {
+        update
+    };
     let result = update
         .filter(request::Column::Id.eq(after.number.0))
         .filter(request::Column::Version.eq(change.before.version))
@@ -246,7 +266,7 @@ pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(request::Entity::find().count(conn).await?)
 }
 
-fn to_domain(row: request::Model) -> Result<Request, StoreError> {
+pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
     let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("request #{}: {what} {value:?}", row.id));
     Ok(Request {
         number: RequestNumber(row.id),
@@ -267,5 +287,7 @@ fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         tracker: row.tracker,
         revisit_on: row.revisit_on,
         version: row.version,
+        sla_paused_at: row.sla_paused_at,
+        resolved_at: row.resolved_at,
     })
 }

@@ -366,6 +366,13 @@ pub fn shown(call: &Call) -> String {
 pub async fn spawn() -> (TestApp, FakeSlack, TestDb) {
     let slack = FakeSlack::start().await;
     let db = TestDb::new().await;
-    let app = TestApp::start(test_config(&db, &slack), Parts::default()).await;
+    let app = TestApp::start(
+        test_config(&db, &slack),
+        Parts {
+            dispatcher: true,
+            scheduler: false,
+        },
+    )
+    .await;
     (app, slack, db)
 }

@@ -60,6 +60,8 @@ fn request(state: State) -> Request {
         tracker: None,
         revisit_on: None,
         version: 0,
+        sla_paused_at: None,
+        resolved_at: None,
     }
 }
 

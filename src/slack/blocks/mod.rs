@@ -26,6 +26,7 @@ pub const INTAKE_TS: &str = "{{intake_ts}}";
 
 mod card;
 pub mod lists;
+pub mod schedule;
 pub mod triage;
 
 pub use card::intake_message;
@@ -77,6 +78,24 @@ pub(crate) fn plain(text: &str) -> Value {
 
 pub(crate) fn mrkdwn_section(text: String) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+/// Cuts already-escaped mrkdwn to `max` characters at a line break, ending
+/// with "…" when cut (never inside a token or entity).
+pub fn escape_truncated_markup(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        if out.chars().count() + line.chars().count() + 2 > max {
+            out.push('…');
+            return out;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A Slack date token: rendered in the reader's own time zone.
