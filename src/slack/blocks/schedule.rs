@@ -148,11 +148,9 @@ pub fn digest(summary: &DigestSummary, severities: &Severities, since: DateTime<
         .median_time_to_triage
         .map_or("–".to_string(), |d| time_left(d, ClockKind::Wall));
     let (met, total) = summary.sla_attainment;
-    let attainment = if total == 0 {
-        "–".to_string()
-    } else {
-        format!("{}% ({met} of {total})", met * 100 / total)
-    };
+    let attainment = (met * 100)
+        .checked_div(total)
+        .map_or("–".to_string(), |pct| format!("{pct}% ({met} of {total})"));
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
         format!("Last 30 days: median time to triage {median}; resolution SLA met {attainment}. As of {}.", slack_date(at))}]}));
     blocks.truncate(MAX_BLOCKS);
