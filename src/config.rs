@@ -342,6 +342,21 @@ impl Settings {
                 "batch_size, lease_secs and max_attempts must be at least 1",
             ));
         }
+        if raw.intake.areas.len() > 100 {
+            return Err(invalid("intake.areas", "at most 100 areas fit in a Slack select"));
+        }
+        for (i, area) in raw.intake.areas.iter().enumerate() {
+            let chars = area.trim().chars().count();
+            if chars == 0 || chars > 75 {
+                return Err(invalid(
+                    format!("intake.areas[{i}]"),
+                    format!("{area:?} must be 1 to 75 characters"),
+                ));
+            }
+            if raw.intake.areas[..i].iter().any(|a| a.trim() == area.trim()) {
+                return Err(invalid(format!("intake.areas[{i}]"), format!("{area:?} appears twice")));
+            }
+        }
         let json_logs = match raw.log.format.as_str() {
             "human" => false,
             "json" => true,

@@ -245,6 +245,7 @@ pub struct Triagers {
 }
 
 const GROUP_CACHE: Duration = Duration::from_secs(300);
+const FAILURE_CACHE: Duration = Duration::from_secs(60);
 
 impl Triagers {
     pub async fn contains(&self, state: &AppState, user: &str) -> bool {
@@ -270,7 +271,11 @@ impl Triagers {
                 found
             }
             Err(e) => {
-                warn!(error = %e, group, "could not read the triage user group; only configured triagers count");
+                warn!(error = %e, group, "could not read the triage user group; only configured triagers count for a minute");
+                // Remember the failure briefly so every click does not wait on it.
+                if let Ok(mut cache) = self.cache.lock() {
+                    *cache = Some((Instant::now() - GROUP_CACHE + FAILURE_CACHE, HashSet::new()));
+                }
                 false
             }
         }

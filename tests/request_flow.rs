@@ -214,3 +214,26 @@ async fn user_text_never_pings_anyone() {
         "{intake}"
     );
 }
+
+#[tokio::test]
+async fn text_that_looks_like_a_placeholder_is_just_text() {
+    let (app, slack, _db) = spawn().await;
+    let form = Form {
+        title: Some("{{intake_ts}} <intake:ts> <intake:link>".into()),
+        description: Some("<intake:channel> {{intake_link}}".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    let posts = slack.wait_for("chat.postMessage", 2).await;
+    app.settle().await;
+    let intake = shown(&posts[0]);
+    assert!(
+        intake.contains("{{intake_ts}} &lt;intake:ts&gt; &lt;intake:link&gt;"),
+        "{intake}"
+    );
+    assert_eq!(
+        intake::outbox::counts(app.db()).await.unwrap(),
+        (0, 2, 0),
+        "nothing died"
+    );
+}

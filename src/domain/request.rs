@@ -13,7 +13,8 @@ use crate::domain::sla::{self, BusinessCalendar};
 pub const TITLE_MAX: usize = 150;
 pub const DESCRIPTION_MAX: usize = 3000;
 pub const AREA_MAX: usize = 80;
-pub const LINK_MAX: usize = 2000;
+/// Escaped, a link must still fit a 3,000-character context element.
+pub const LINK_MAX: usize = 1000;
 
 /// The sequential number people quote: `#42`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -145,7 +145,7 @@ impl Dispatcher {
                     "Slack rate limited this call; waiting as asked"
                 );
                 metrics::counter!("intake_outbox_retries_total", "reason" => "rate_limited").increment(1);
-                super::retry_at(db, row, token, at, "ratelimited").await?;
+                super::wait_until(db, row, token, at).await?;
                 Ok(Outcome::Later)
             }
             Err(CallError::Transient(e)) if (row.attempts + 1) < self.settings.max_attempts as i32 => {

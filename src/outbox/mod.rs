@@ -212,6 +212,20 @@ pub async fn retry_at(
     record_failure(conn, row, token, error, (Column::NextAttemptAt, at.into())).await
 }
 
+/// Slack asked us to wait: try again at `at`; this is not a failed attempt.
+pub async fn wait_until(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let changes = vec![
+        (Column::NextAttemptAt, at.into()),
+        (Column::LastError, "ratelimited".into()),
+    ];
+    finish(conn, row, token, changes).await
+}
+
 /// Gives up on a message: it stays in the table, visible, with its error.
 pub async fn mark_dead(
     conn: &impl ConnectionTrait,

@@ -68,6 +68,11 @@ fn classify(error: SlackClientError) -> CallError {
     }
 }
 
+/// `views.open` must finish inside Slack's 3-second trigger window.
+const INTERACTIVE_LIMIT: Duration = Duration::from_millis(2500);
+/// Look-ups made while Slack waits for an ack.
+const LOOKUP_LIMIT: Duration = Duration::from_millis(1000);
+
 /// A posted message's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
@@ -104,11 +109,18 @@ impl SlackApi {
     where
         F: std::future::Future<Output = Result<T, SlackClientError>>,
     {
-        match tokio::time::timeout(self.timeout, call).await {
+        self.call_within(self.timeout, call).await
+    }
+
+    async fn call_within<T, F>(&self, limit: Duration, call: F) -> Result<T, CallError>
+    where
+        F: std::future::Future<Output = Result<T, SlackClientError>>,
+    {
+        match tokio::time::timeout(limit, call).await {
             Ok(result) => result.map_err(classify),
             Err(_) => Err(CallError::Transient(format!(
-                "no answer within {}s",
-                self.timeout.as_secs()
+                "no answer within {} ms",
+                limit.as_millis()
             ))),
         }
     }
@@ -119,7 +131,10 @@ impl SlackApi {
             serde_json::from_value(view).map_err(|e| CallError::Permanent(format!("bad view: {e}")))?;
         let request = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_string()), view);
         let session = self.client.open_session(&self.token);
-        self.call(session.views_open(&request)).await.map(|_| ())
+        // Slack waits 3 s for the ack: past that the answer helps nobody.
+        self.call_within(self.timeout.min(INTERACTIVE_LIMIT), session.views_open(&request))
+            .await
+            .map(|_| ())
     }
 
     /// `chat.postMessage`: `message` holds `text`, `blocks`, … ; `channel`
@@ -164,7 +179,9 @@ impl SlackApi {
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, CallError> {
         let request = SlackApiUserGroupsUsersListRequest::new(SlackUserGroupId::new(group.to_string()));
         let session = self.client.open_session(&self.token);
-        let response = self.call(session.usergroups_users_list(&request)).await?;
+        let response = self
+            .call_within(self.timeout.min(LOOKUP_LIMIT), session.usergroups_users_list(&request))
+            .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
 }

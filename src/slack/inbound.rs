@@ -37,7 +37,14 @@ pub enum CommandIntent {
 
 impl CommandIntent {
     pub fn from_text(text: Option<&str>) -> Self {
-        let text = text.unwrap_or_default().trim();
+        // Slack sends &, < and > in command text as entities; take them back
+        // so the title is stored as typed (it is escaped again when shown).
+        let unescaped = text
+            .unwrap_or_default()
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        let text = unescaped.trim();
         let number = text.strip_prefix('#').unwrap_or(text);
         match text.to_lowercase().as_str() {
             "help" | "?" => Self::Help,

@@ -58,7 +58,16 @@ pub async fn insert_new(
         next_reminder_at: Set(next_reminder_at),
         ..Default::default()
     };
-    let model = row.insert(conn).await?;
+    // Written first, without a read: a read-then-write SQLite transaction can
+    // fail at once when another writer committed in between. The unique
+    // view id turns a second submission of the same modal into a no-op.
+    let inserted = request::Entity::insert(row)
+        .on_conflict_do_nothing_on([request::Column::ViewId])
+        .exec_with_returning(conn)
+        .await?;
+    let sea_orm::TryInsertResult::Inserted(model) = inserted else {
+        return Ok(None);
+    };
     let request = to_domain(model)?;
     append_event(
         conn,

@@ -97,12 +97,14 @@ pub enum Notice {
 }
 
 /// A new request starts in `new`; these are the messages it causes, in the
-/// order they must be delivered (the receipt and alert link to the post).
+/// order they must be delivered: both others link to the intake post, and
+/// the on-call page must not wait behind the receipt.
 pub fn on_submit(severity: &Severity) -> Vec<Notice> {
-    let mut notices = vec![Notice::IntakePost, Notice::SubmitterReceipt];
+    let mut notices = vec![Notice::IntakePost];
     if severity.oncall {
         notices.push(Notice::OncallAlert);
     }
+    notices.push(Notice::SubmitterReceipt);
     notices
 }
 

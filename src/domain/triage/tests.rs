@@ -257,3 +257,21 @@ proptest! {
         prop_assert_eq!(replayed, Some(current.state));
     }
 }
+
+#[test]
+fn only_oncall_severities_take_the_off_ramp_and_it_goes_before_the_receipt() {
+    let mut severity = Severity {
+        key: SeverityKey::new("sev1").unwrap(),
+        label: "Critical".into(),
+        response: crate::domain::sla::SlaSpan::Minutes(30),
+        resolution: crate::domain::sla::SlaSpan::Days(1),
+        clock: crate::domain::sla::ClockKind::Wall,
+        oncall: true,
+    };
+    assert_eq!(
+        on_submit(&severity),
+        [Notice::IntakePost, Notice::OncallAlert, Notice::SubmitterReceipt]
+    );
+    severity.oncall = false;
+    assert_eq!(on_submit(&severity), [Notice::IntakePost, Notice::SubmitterReceipt]);
+}

@@ -18,11 +18,13 @@ use crate::domain::severity::{Severities, Severity};
 pub const SECTION_TEXT_MAX: usize = 3000;
 /// Where the dispatcher puts the link to the request's intake message, once
 /// that message exists (see `outbox::dispatcher`).
-pub const INTAKE_LINK: &str = "{{intake_link}}";
+pub const INTAKE_LINK: &str = "<intake:link>";
 pub const NEW_REQUEST_CALLBACK: &str = "new_request";
 /// Filled by the dispatcher with the request's intake message address.
-pub const INTAKE_CHANNEL: &str = "{{intake_channel}}";
-pub const INTAKE_TS: &str = "{{intake_ts}}";
+/// Placeholders contain `<`, which escaped user text never does, so nobody
+/// can type one into a title.
+pub const INTAKE_CHANNEL: &str = "<intake:channel>";
+pub const INTAKE_TS: &str = "<intake:ts>";
 
 mod card;
 pub mod lists;

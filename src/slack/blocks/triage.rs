@@ -133,6 +133,12 @@ pub fn step_modal(form: StepForm, request: &Request, metadata: &str, tomorrow: N
     })
 }
 
+/// A step's words in a message: escaped and cut so that, with the title and
+/// wording around them, a section stays inside Slack's 3,000 characters.
+fn words(text: &str) -> String {
+    super::escape_truncated(text, 1500)
+}
+
 fn who(actor: &Actor) -> String {
     actor.user().map_or("intake".to_string(), |u| format!("<@{u}>"))
 }
@@ -148,25 +154,25 @@ pub fn thread_note(event: &Event, actor: &Actor, after: &Request, severities: &S
         Event::Take => format!("{by} took ownership."),
         Event::Assign { to } => format!("{by} assigned it to <@{to}>."),
         Event::SetSeverity { .. } => format!("{by} set the severity to {}.", severity_name(after, severities)),
-        Event::AskInfo { question } => format!("{by} asked the submitter: {}", escape(question.as_str())),
-        Event::AddInfo { answer } => format!("<@{}> added info: {}", after.submitter, escape(answer.as_str())),
+        Event::AskInfo { question } => format!("{by} asked the submitter: {}", words(question.as_str())),
+        Event::AddInfo { answer } => format!("<@{}> added info: {}", after.submitter, words(answer.as_str())),
         Event::Resume => format!("{by} resumed work on it."),
         Event::Accept { tracker, expectation } => format!(
             "Accepted by {by}: {}{}",
             tracker_link(tracker.as_str()),
             expectation
                 .as_ref()
-                .map_or(String::new(), |e| format!(" — expected {}", escape(e.as_str())))
+                .map_or(String::new(), |e| format!(" — expected {}", words(e.as_str())))
         ),
         Event::Defer { until, reason } => {
             format!(
                 "Deferred by {by} until {}: {}",
                 until.format("%Y-%m-%d"),
-                escape(reason.as_str())
+                words(reason.as_str())
             )
         }
-        Event::Reject { reason } => format!("Rejected by {by}: {}", escape(reason.as_str())),
-        Event::Resolve { note } => format!("Resolved by {by}: {}", escape(note.as_str())),
+        Event::Reject { reason } => format!("Rejected by {by}: {}", words(reason.as_str())),
+        Event::Resolve { note } => format!("Resolved by {by}: {}", words(note.as_str())),
         Event::Confirm => format!("<@{}> confirmed the fix. Closed.", after.submitter),
         Event::Reopen => format!("Reopened by {by}."),
         Event::Revisit => "The revisit date arrived; back in the triage queue.".to_string(),
@@ -226,7 +232,7 @@ pub fn submitter_dm(
         Event::AskInfo { question } => (
             format!(
                 "{by} needs more information about *{subject}*:\n>{}\nAnswer with *Add info* below. {}",
-                escape(question.as_str()),
+                words(question.as_str()),
                 escape(office_hours)
             ),
             Some(buttons(n, &[("add_info", "Add info", Some("primary"))])),
@@ -238,7 +244,7 @@ pub fn submitter_dm(
                 tracker_link(tracker.as_str()),
                 expectation
                     .as_ref()
-                    .map_or(String::new(), |e| format!(" Expected: {}.", escape(e.as_str())))
+                    .map_or(String::new(), |e| format!(" Expected: {}.", words(e.as_str())))
             ),
             None,
         ),
@@ -246,21 +252,21 @@ pub fn submitter_dm(
             format!(
                 "*{subject}* is deferred until {}. {by}'s reason:\n>{}\nIt comes back to the triage queue then.",
                 until.format("%Y-%m-%d"),
-                escape(reason.as_str())
+                words(reason.as_str())
             ),
             None,
         ),
         Event::Reject { reason } => (
             format!(
                 "*{subject}* was rejected by {by}. The reason:\n>{}\nIf you disagree, reply here or ask a triager to reopen it.",
-                escape(reason.as_str())
+                words(reason.as_str())
             ),
             None,
         ),
         Event::Resolve { note } => (
             format!(
                 "*{subject}* was resolved by {by}:\n>{}\nIs it fixed for you?",
-                escape(note.as_str())
+                words(note.as_str())
             ),
             Some(buttons(
                 n,
@@ -297,7 +303,7 @@ pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str) -> V
         Event::AddInfo { answer } => format!(
             "<@{}> answered on *{subject}*:\n>{}",
             after.submitter,
-            escape(answer.as_str())
+            words(answer.as_str())
         ),
         Event::Reopen => format!("{by} reopened *{subject}*: it is back with you."),
         Event::Confirm => format!("<@{}> confirmed *{subject}* is fixed. Closed.", after.submitter),
