@@ -2,7 +2,6 @@
 //! causes are written in one transaction, then the dispatcher is woken.
 
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 
 use crate::app::AppState;
@@ -29,7 +28,7 @@ pub async fn submit(
         .get(new.severity.as_str())
         .ok_or_else(|| StoreError::Corrupt(format!("severity {:?} is not configured", new.severity.as_str())))?;
     let deadlines = SlaDeadlines::for_severity(severity, now, &settings.calendar);
-    let txn = state.store.db().begin().await?;
+    let txn = state.store.write().await?;
     let first_reminder = plan::next_reminder(State::New, severity, &deadlines, settings, now);
     let Some(request) = requests::insert_new(&txn, new, deadlines, origin, first_reminder, now).await? else {
         return Ok(None);

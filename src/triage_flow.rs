@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
@@ -59,7 +59,7 @@ pub async fn run_step(
             Err(error) => return Ok(StepOutcome::Refused(words::refusal(&before, &error))),
         };
         let after = apply(state, &before, event, &step, now);
-        let txn = state.store.db().begin().await?;
+        let txn = state.store.write().await?;
         let change = Change {
             before: &before,
             after: &after,

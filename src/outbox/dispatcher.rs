@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -126,7 +125,7 @@ impl Dispatcher {
         let result = self.send(row).await;
         match result {
             Ok(posted) => {
-                let txn = db.begin().await?;
+                let txn = self.store.write().await?;
                 if let (Some(OnSent::RecordIntakeMessage), Some(number), Some((channel, ts))) =
                     (row.on_sent.as_deref().and_then(OnSent::parse), row.request_id, posted)
                 {

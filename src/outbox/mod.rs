@@ -95,7 +95,9 @@ pub async fn enqueue(
         on_sent: Set(message.on_sent.map(|o| o.as_str().to_string())),
         status: Set(PENDING.to_string()),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        // Due at once, even when `now` is a simulated future instant
+        // (`run-jobs --at`), so moving time ahead still delivers.
+        next_attempt_at: Set(Ord::min(now, Utc::now())),
         created_at: Set(now),
         ..Default::default()
     };

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 use tracing::info;
 
@@ -92,7 +91,7 @@ async fn sla_reminders(
         if dry_run {
             continue;
         }
-        let txn = db.begin().await?;
+        let txn = state.store.write().await?;
         for message in messages {
             outbox::enqueue(&txn, message, at).await?;
         }
@@ -159,7 +158,7 @@ async fn followups(
         if dry_run {
             continue;
         }
-        let txn = db.begin().await?;
+        let txn = state.store.write().await?;
         outbox::enqueue(&txn, message, at).await?;
         due::clear_followup(&txn, request.number).await?;
         txn.commit().await?;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, Set, TryInsertResult,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, TryInsertResult,
 };
 
 use entities::slack_event_seen;
@@ -64,6 +65,18 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// A transaction that will write. On SQLite it begins IMMEDIATE, taking
+    /// the write lock up front: a deferred transaction that reads first can
+    /// fail at once (SQLITE_BUSY_SNAPSHOT) when another writer commits in
+    /// between, while an immediate one waits its turn (busy timeout).
+    pub async fn write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -89,6 +89,8 @@ pub fn test_config(db: &TestDb, slack: &FakeSlack) -> RawConfig {
         ("INTAKE__OUTBOX__RETRY_BASE_MS", "20".to_string()),
         ("INTAKE__LOG__LEVEL", "warn".to_string()),
         ("INTAKE__TRIAGE__TRIAGERS", format!("{TRIAGER},{TRIAGER_2}")),
+        // No digest unless a test asks for one (the year field keeps it away).
+        ("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -185,6 +187,15 @@ impl TestApp {
             "the outbox did not drain: {:?}",
             intake::outbox::counts(self.db()).await
         );
+    }
+
+    /// Runs every scheduled job due at `at` (the injected clock).
+    pub async fn run_jobs(&self, at: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+        let state = self.running.as_ref().expect("running").state.clone();
+        intake::scheduler::run_due(&state, at, false)
+            .await
+            .expect("jobs run")
+            .lines
     }
 
     /// The stored request `number`.
