@@ -114,14 +114,7 @@ fn apply(state: &AppState, before: &Request, event: &Event, step: &Transition, n
             before.sla_paused_at,
             state.settings.severities.get(after.severity.as_str()),
         ) {
-            let shift = |due| {
-                sla::deadline_after(
-                    now,
-                    sla::elapsed(paused_at, due, severity.clock, calendar),
-                    severity.clock,
-                    calendar,
-                )
-            };
+            let shift = |due| sla::resumed_deadline(due, paused_at, now, severity.clock, calendar);
             after.deadlines = SlaDeadlines {
                 response_due: shift(after.deadlines.response_due),
                 resolution_due: shift(after.deadlines.resolution_due),

@@ -327,6 +327,21 @@ pub fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>, clock: ClockKind, cal: &B
         })
 }
 
+/// Where a deadline moves when a clock paused at `paused_at` resumes at
+/// `resumed_at`: the counted time that was left is counted again from the
+/// resume, so the time spent paused (nights and weekends included, for a
+/// business clock) is not charged to the SLA.
+pub fn resumed_deadline(
+    due: DateTime<Utc>,
+    paused_at: DateTime<Utc>,
+    resumed_at: DateTime<Utc>,
+    clock: ClockKind,
+    cal: &BusinessCalendar,
+) -> DateTime<Utc> {
+    let left = elapsed(paused_at, due, clock, cal);
+    deadline_after(resumed_at.max(paused_at), left, clock, cal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,5 +715,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pause_over_a_night_does_not_use_up_business_time() {
+        let cal = BusinessCalendar::default_utc();
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        // Due Wednesday 15:00; paused Tuesday 16:00 with 7 business hours left.
+        let due = at(25, 15);
+        let moved = resumed_deadline(due, at(24, 16), at(25, 10), ClockKind::Business, &cal);
+        // Resumed Wednesday 10:00: 7 working hours from then is closing time.
+        assert_eq!(moved, at(25, 17));
+        // A wall clock shifts by exactly the pause.
+        let wall = resumed_deadline(due, at(24, 16), at(25, 10), ClockKind::Wall, &cal);
+        assert_eq!(wall, due + TimeDelta::hours(18));
+    }
+
+    #[test]
+    fn resuming_after_the_deadline_passed_keeps_it_breached_from_the_resume() {
+        let cal = BusinessCalendar::default_utc();
+        let at = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        assert_eq!(
+            resumed_deadline(at(24, 10), at(24, 12), at(25, 12), ClockKind::Business, &cal),
+            at(25, 12)
+        );
     }
 }
