@@ -142,6 +142,7 @@ pub struct RawEscalation {
     pub emoji: BTreeMap<String, String>,
     pub plus_one: String,
     pub cooldown: String,
+    pub per_person_limit: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -249,14 +250,7 @@ fn secret(key: &str, env: &str, value: &str) -> Result<SecretString, ConfigError
     }
 }
 
-/// What an escalation emoji does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EscalationRule {
-    /// One level more severe.
-    Up,
-    /// Straight to this severity (if it is more severe).
-    To(SeverityKey),
-}
+pub use crate::domain::escalation::EscalationRule;
 
 /// Validated configuration, shared read-only by every part of the service.
 pub struct Settings {
@@ -281,6 +275,7 @@ pub struct Settings {
     pub auto_close_after: SlaSpan,
     pub escalation_emoji: BTreeMap<String, EscalationRule>,
     pub escalation_cooldown: SlaSpan,
+    pub escalation_per_person_limit: usize,
     pub digest_schedule: cron::Schedule,
     pub sla_sweep_schedule: cron::Schedule,
     pub json_logs: bool,
@@ -402,6 +397,7 @@ impl Settings {
             auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
             escalation_emoji,
             escalation_cooldown: span("escalation.cooldown", &raw.escalation.cooldown)?,
+            escalation_per_person_limit: raw.escalation.per_person_limit.max(1),
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
             json_logs,

@@ -141,6 +141,7 @@ fn payload(event: &Event) -> Value {
     match event {
         Event::Assign { to } => json!({"to": to}),
         Event::SetSeverity { to } => json!({"severity": to.as_str()}),
+        Event::Escalate { to, emoji } => json!({"severity": to.as_str(), "emoji": emoji}),
         Event::AskInfo { question } => json!({"question": question.as_str()}),
         Event::AddInfo { answer } => json!({"answer": answer.as_str()}),
         Event::Accept { tracker, expectation } => {
@@ -205,7 +206,7 @@ async fn enqueue_effects(
                     Some(owner) if actor.user() != Some(owner) => message(
                         "owner",
                         Method::PostMessage,
-                        words::owner_dm(event, actor, after, owner),
+                        words::owner_dm(event, actor, after, owner, &settings.severities),
                     ),
                     _ => continue,
                 }

@@ -151,6 +151,11 @@ pub enum Event {
     SetSeverity {
         to: SeverityKey,
     },
+    /// Anyone raised the severity with an escalation emoji.
+    Escalate {
+        to: SeverityKey,
+        emoji: String,
+    },
     AskInfo {
         question: Text,
     },
@@ -188,6 +193,7 @@ impl Event {
             Event::Take => "take",
             Event::Assign { .. } => "assign",
             Event::SetSeverity { .. } => "set_severity",
+            Event::Escalate { .. } => "escalate",
             Event::AskInfo { .. } => "ask_info",
             Event::AddInfo { .. } => "add_info",
             Event::Resume => "resume",
@@ -240,6 +246,8 @@ pub struct Transition {
 /// Who may do something, for the explanation when someone may not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowed {
+    /// Any person (not the scheduler).
+    Anyone,
     Triagers,
     TriagersAndOwner,
     SubmitterAndOwner,
@@ -250,6 +258,7 @@ pub enum Allowed {
 impl Allowed {
     pub fn label(self) -> &'static str {
         match self {
+            Allowed::Anyone => "people",
             Allowed::Triagers => "triagers",
             Allowed::TriagersAndOwner => "the owner or a triager",
             Allowed::SubmitterAndOwner => "the submitter or the owner",
@@ -275,6 +284,7 @@ fn allowed(rule: Allowed, actor: &Actor, request: &Request) -> bool {
     let owner = actor.is(request.owner.as_deref());
     let submitter = actor.is(Some(&request.submitter));
     match rule {
+        Allowed::Anyone => actor.user().is_some(),
         Allowed::Triagers => actor.is_triager(),
         Allowed::TriagersAndOwner => actor.is_triager() || owner,
         Allowed::SubmitterAndOwner => submitter || owner,
@@ -302,6 +312,7 @@ fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec
         (Event::SetSeverity { .. }, s) if s.is_open() => {
             (Allowed::Triagers, None, vec![RefreshCard, ThreadNote, TellSubmitter])
         }
+        (Event::Escalate { .. }, s) if s.is_open() => (Allowed::Anyone, None, tell_both),
         (Event::AskInfo { .. }, New | Triaged) => (
             Allowed::TriagersAndOwner,
             Some(NeedsInfo),
@@ -388,7 +399,7 @@ pub fn transition(request: &Request, event: &Event, actor: &Actor) -> Result<Tra
         _ => request.owner.clone(),
     };
     let severity = match event {
-        Event::SetSeverity { to } => to.clone(),
+        Event::SetSeverity { to } | Event::Escalate { to, .. } => to.clone(),
         _ => request.severity.clone(),
     };
     if to == request.state && owner == request.owner && severity == request.severity {

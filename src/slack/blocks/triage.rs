@@ -154,6 +154,12 @@ pub fn thread_note(event: &Event, actor: &Actor, after: &Request, severities: &S
         Event::Take => format!("{by} took ownership."),
         Event::Assign { to } => format!("{by} assigned it to <@{to}>."),
         Event::SetSeverity { .. } => format!("{by} set the severity to {}.", severity_name(after, severities)),
+        Event::Escalate { emoji, .. } => format!(
+            "⬆ Escalated to {} by {by} with :{}:. Now due {}.",
+            severity_name(after, severities),
+            escape(emoji),
+            slack_date(after.deadlines.resolution_due)
+        ),
         Event::AskInfo { question } => format!("{by} asked the submitter: {}", words(question.as_str())),
         Event::AddInfo { answer } => format!("<@{}> added info: {}", after.submitter, words(answer.as_str())),
         Event::Resume => format!("{by} resumed work on it."),
@@ -229,6 +235,15 @@ pub fn submitter_dm(
             ),
             None,
         ),
+        Event::Escalate { emoji, .. } => (
+            format!(
+                "{by} escalated your request *{subject}* to *{}* with :{}:. It is now due {}.",
+                severity_name(after, severities),
+                escape(emoji),
+                slack_date(after.deadlines.resolution_due)
+            ),
+            None,
+        ),
         Event::AskInfo { question } => (
             format!(
                 "{by} needs more information about *{subject}*:\n>{}\nAnswer with *Add info* below. {}",
@@ -296,7 +311,7 @@ pub fn submitter_dm(
 }
 
 /// The owner's DM after a step someone else took.
-pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str) -> Value {
+pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str, severities: &Severities) -> Value {
     let subject = format!("{} {}", after.number, escape(&after.title));
     let by = who(actor);
     let text = match event {
@@ -308,6 +323,12 @@ pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str) -> V
         Event::Reopen => format!("{by} reopened *{subject}*: it is back with you."),
         Event::Confirm => format!("<@{}> confirmed *{subject}* is fixed. Closed.", after.submitter),
         Event::Revisit => format!("*{subject}* reached its revisit date and is back with you."),
+        Event::Escalate { emoji, .. } => format!(
+            "{by} escalated *{subject}* to *{}* with :{}:. It is now due {}.",
+            severity_name(after, severities),
+            escape(emoji),
+            slack_date(after.deadlines.resolution_due)
+        ),
         _ => format!(
             "{by} gave you *{subject}*. Resolution due {}.",
             slack_date(after.deadlines.resolution_due)
