@@ -35,12 +35,15 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     pub metrics: PrometheusHandle,
     pub triagers: crate::triage_flow::Triagers,
+    /// Rung when a reaction event was recorded for processing.
+    pub events_wake: Arc<Notify>,
 }
 
 /// Which background parts to run (tests switch the dispatcher off to
 /// simulate a crash between commit and send).
 #[derive(Debug, Clone, Copy)]
 pub struct Parts {
+    /// The outbox dispatcher and the reaction-event worker.
     pub dispatcher: bool,
     /// The cron-driven scheduler (tests drive it with an injected clock).
     pub scheduler: bool,
@@ -79,6 +82,7 @@ impl AppState {
             outbox_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics(),
             triagers: Default::default(),
+            events_wake: Arc::new(Notify::new()),
         }))
     }
 
@@ -133,6 +137,10 @@ impl App {
         let mut tasks = Vec::new();
         if parts.dispatcher {
             tasks.push(tokio::spawn(self.state.dispatcher().run(shutdown.clone())));
+            tasks.push(tokio::spawn(crate::reactions::run_worker(
+                self.state.clone(),
+                shutdown.clone(),
+            )));
         }
         if parts.scheduler {
             tasks.push(tokio::spawn(crate::scheduler::run_on_schedule(

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod http;
 pub mod manifest;
 pub mod outbox;
+pub mod reactions;
 pub mod scheduler;
 pub mod slack;
 pub mod store;

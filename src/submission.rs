@@ -48,7 +48,7 @@ fn addressed(mut payload: Value, channel: &str) -> Value {
 }
 
 /// Renders a notice into the outbox message that delivers it.
-fn render(notice: Notice, request: &Request, severity: &Severity, settings: &Settings) -> OutboundMessage {
+pub fn render(notice: Notice, request: &Request, severity: &Severity, settings: &Settings) -> OutboundMessage {
     let number = request.number;
     let post = |key: &str, channel: &str, payload: Value| OutboundMessage {
         request: Some(number),
@@ -68,10 +68,15 @@ fn render(notice: Notice, request: &Request, severity: &Severity, settings: &Set
         },
         // A user id as the channel posts to the app's DM with that person.
         Notice::SubmitterReceipt => post("receipt", &request.submitter, blocks::receipt_dm(request, severity)),
-        Notice::OncallAlert => post(
-            "oncall",
-            settings.oncall_channel.as_str(),
-            blocks::oncall_alert(request, severity, settings.oncall_usergroup.as_deref()),
-        ),
+        // The same key for a critical submission and an escalation to
+        // critical: on-call is paged once per request.
+        Notice::OncallAlert => OutboundMessage {
+            on_sent: Some(OnSent::RecordOncallMessage),
+            ..post(
+                "oncall",
+                settings.oncall_channel.as_str(),
+                blocks::oncall_alert(request, severity, settings.oncall_usergroup.as_deref()),
+            )
+        },
     }
 }

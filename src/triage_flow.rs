@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::app::AppState;
 use crate::domain::request::{Request, RequestNumber, SlaDeadlines};
 use crate::domain::sla;
-use crate::domain::triage::{Actor, Effect, Event, State, Transition, transition};
+use crate::domain::triage::{Actor, Effect, Event, Notice, State, Transition, transition};
 use crate::outbox::{self, Method, OutboundMessage};
 use crate::scheduler::plan;
 use crate::slack::blocks::{self, INTAKE_CHANNEL, INTAKE_TS, triage as words};
@@ -213,6 +213,23 @@ async fn enqueue_effects(
             }
         };
         outbox::enqueue(txn, out, now).await?;
+    }
+    // Escalating into an on-call severity takes the off-ramp, as a critical
+    // submission does.
+    let was_oncall = settings
+        .severities
+        .get(before.severity.as_str())
+        .is_some_and(|s| s.oncall);
+    if let (Event::Escalate { .. }, Some(severity), false) =
+        (event, settings.severities.get(after.severity.as_str()), was_oncall)
+        && severity.oncall
+    {
+        outbox::enqueue(
+            txn,
+            crate::submission::render(Notice::OncallAlert, after, severity, settings),
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -81,7 +81,7 @@ async fn a_retried_event_is_acknowledged_once_and_then_ignored() {
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let id = event["event_id"].as_str().unwrap();
     assert!(
-        !intake::store::first_sighting(app.db(), id, chrono::Utc::now())
+        !intake::store::first_sighting(app.db(), id, None, chrono::Utc::now())
             .await
             .unwrap(),
         "the id was recorded"

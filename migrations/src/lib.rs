@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tables;
 mod m20261125_000002_triage_fields;
 mod m20261125_000003_scheduler_fields;
+mod m20261125_000004_reactions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261125_000002_triage_fields::Migration),
             Box::new(m20261125_000003_scheduler_fields::Migration),
+            Box::new(m20261125_000004_reactions::Migration),
         ]
     }
 }

@@ -169,6 +169,7 @@ mod tests {
             version: 0,
             sla_paused_at: None,
             resolved_at: None,
+            demand: 0,
         }
     }
 

@@ -224,6 +224,8 @@ pub struct Request {
     /// When the SLA clock stopped (needs info, deferred); `None` while it runs.
     pub sla_paused_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Distinct people who said they need this too (the "+1" emoji).
+    pub demand: i32,
 }
 
 /// When the SLAs of a request submitted at `submitted_at` fall due.

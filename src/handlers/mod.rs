@@ -176,10 +176,17 @@ pub async fn event(state: &AppState, body: &[u8]) -> Reply {
         Err(e) => e.into(),
         Ok(EventEnvelope::UrlVerification { challenge }) => Reply::Json(json!({"challenge": challenge})),
         Ok(EventEnvelope::EventCallback { event_id, event }) => {
-            match store::first_sighting(state.store.db(), &event_id, Utc::now()).await {
+            let kind = event.get("type").and_then(Value::as_str).unwrap_or("unknown");
+            // Reactions are kept and processed after the ack; nothing else
+            // we subscribe to needs work yet.
+            let later = matches!(kind, "reaction_added" | "reaction_removed");
+            let payload = later.then(|| String::from_utf8_lossy(body).into_owned());
+            match store::first_sighting(state.store.db(), &event_id, payload.as_deref(), Utc::now()).await {
                 Ok(true) => {
-                    let kind = event.get("type").and_then(Value::as_str).unwrap_or("unknown");
                     info!(event_id, kind, "event received");
+                    if later {
+                        state.events_wake.notify_one();
+                    }
                     Reply::Ack
                 }
                 Ok(false) => {

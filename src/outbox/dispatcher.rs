@@ -126,10 +126,18 @@ impl Dispatcher {
         match result {
             Ok(posted) => {
                 let txn = self.store.write().await?;
-                if let (Some(OnSent::RecordIntakeMessage), Some(number), Some((channel, ts))) =
+                if let (Some(on_sent), Some(number), Some((channel, ts))) =
                     (row.on_sent.as_deref().and_then(OnSent::parse), row.request_id, posted)
                 {
-                    requests::set_intake_message(&txn, RequestNumber(number), &channel, &ts).await?;
+                    let number = RequestNumber(number);
+                    match on_sent {
+                        OnSent::RecordIntakeMessage => {
+                            requests::set_intake_message(&txn, number, &channel, &ts).await?
+                        }
+                        OnSent::RecordOncallMessage => {
+                            requests::set_oncall_message(&txn, number, &channel, &ts).await?
+                        }
+                    }
                 }
                 super::mark_sent(&txn, row, token, Utc::now()).await?;
                 txn.commit().await?;

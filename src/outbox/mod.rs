@@ -55,17 +55,22 @@ impl Method {
 pub enum OnSent {
     /// Store the posted message's channel and ts as the request's intake message.
     RecordIntakeMessage,
+    /// Store them as its on-call post (reactions there count too).
+    RecordOncallMessage,
 }
 
 impl OnSent {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RecordIntakeMessage => "record_intake_message",
+            Self::RecordOncallMessage => "record_oncall_message",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        (value == Self::RecordIntakeMessage.as_str()).then_some(Self::RecordIntakeMessage)
+        [Self::RecordIntakeMessage, Self::RecordOncallMessage]
+            .into_iter()
+            .find(|o| o.as_str() == value)
     }
 }
 

@@ -32,6 +32,8 @@ pub struct DigestSummary {
     pub at_risk: Listing,
     pub breached: Listing,
     pub oldest_untriaged: Listing,
+    /// Open requests most people said they need too.
+    pub most_wanted: Listing,
     pub resolved_since: u64,
     pub closed_since: u64,
     pub median_time_to_triage: Option<TimeDelta>,
@@ -47,10 +49,19 @@ async fn listing(
     condition: Condition,
     order: request::Column,
 ) -> Result<Listing, StoreError> {
+    listing_by(conn, condition, order, sea_orm::Order::Asc).await
+}
+
+async fn listing_by(
+    conn: &impl ConnectionTrait,
+    condition: Condition,
+    order: request::Column,
+    direction: sea_orm::Order,
+) -> Result<Listing, StoreError> {
     let total = request::Entity::find().filter(condition.clone()).count(conn).await?;
     let rows = request::Entity::find()
         .filter(condition)
-        .order_by_asc(order)
+        .order_by(order, direction)
         .limit(LISTED)
         .all(conn)
         .await?;
@@ -114,6 +125,15 @@ pub async fn gather(
             conn,
             Condition::all().add(request::Column::State.eq(State::New.as_str())),
             request::Column::CreatedAt,
+        )
+        .await?,
+        most_wanted: listing_by(
+            conn,
+            Condition::all()
+                .add(request::Column::State.is_not_in(FINISHED))
+                .add(request::Column::Demand.gt(0)),
+            request::Column::Demand,
+            sea_orm::Order::Desc,
         )
         .await?,
         resolved_since: request::Entity::find()

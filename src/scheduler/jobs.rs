@@ -44,6 +44,10 @@ pub async fn run_due(state: &AppState, at: DateTime<Utc>, dry_run: bool) -> Resu
     followups(state, at, dry_run, &mut report).await?;
     scheduled_steps(state, at, dry_run, &mut report).await?;
     daily_digest(state, at, dry_run, &mut report).await?;
+    if !dry_run {
+        // Slack retries within minutes; a week of event ids is plenty.
+        crate::store::events::forget_before(state.store.db(), at - chrono::TimeDelta::days(7)).await?;
+    }
     if !dry_run && !report.lines.is_empty() {
         state.outbox_wake.notify_one();
         info!(count = report.lines.len(), at = %at, "scheduler run");

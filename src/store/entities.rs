@@ -34,6 +34,9 @@ pub mod request {
         pub followup_at: Option<DateTimeUtc>,
         pub auto_close_at: Option<DateTimeUtc>,
         pub sla_stage: i32,
+        pub oncall_channel: Option<String>,
+        pub oncall_ts: Option<String>,
+        pub demand: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -103,6 +106,30 @@ pub mod slack_event_seen {
         #[sea_orm(primary_key, auto_increment = false)]
         pub event_id: String,
         pub seen_at: DateTimeUtc,
+        pub payload: Option<String>,
+        pub processed_at: Option<DateTimeUtc>,
+        pub claimed_until: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod request_reaction {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "request_reactions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub emoji: String,
+        pub at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@
 
 pub mod due;
 pub mod entities;
+pub mod events;
 pub mod requests;
 
 use std::time::Duration;
@@ -89,14 +90,20 @@ impl Store {
 }
 
 /// Records a Slack event id; false if it was seen before (a retry).
+/// `payload` is kept for events processed after the ack (see `reactions`);
+/// events without one are done once recorded.
 pub async fn first_sighting(
     conn: &impl ConnectionTrait,
     event_id: &str,
+    payload: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, StoreError> {
     let row = slack_event_seen::ActiveModel {
         event_id: Set(event_id.to_string()),
         seen_at: Set(now),
+        payload: Set(payload.map(str::to_string)),
+        processed_at: Set(payload.is_none().then_some(now)),
+        claimed_until: Set(None),
     };
     let inserted = slack_event_seen::Entity::insert(row)
         .on_conflict_do_nothing_on([slack_event_seen::Column::EventId])

@@ -270,6 +270,133 @@ pub async fn history(
         .await?)
 }
 
+/// The request whose intake or on-call message is `channel`/`ts`.
+pub async fn find_by_message(
+    conn: &impl ConnectionTrait,
+    channel: &str,
+    ts: &str,
+) -> Result<Option<Request>, StoreError> {
+    use sea_orm::Condition;
+    let intake = Condition::all()
+        .add(request::Column::IntakeChannel.eq(channel))
+        .add(request::Column::IntakeTs.eq(ts));
+    let oncall = Condition::all()
+        .add(request::Column::OncallChannel.eq(channel))
+        .add(request::Column::OncallTs.eq(ts));
+    request::Entity::find()
+        .filter(Condition::any().add(intake).add(oncall))
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Remembers the on-call post, so reactions on it count too.
+pub async fn set_oncall_message(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    channel: &str,
+    ts: &str,
+) -> Result<(), StoreError> {
+    request::Entity::update_many()
+        .col_expr(request::Column::OncallChannel, channel.into())
+        .col_expr(request::Column::OncallTs, ts.into())
+        .filter(request::Column::Id.eq(number.0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Earlier emoji escalations of a request, from its audit log.
+pub async fn past_escalations(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+) -> Result<Vec<crate::domain::escalation::PastEscalation>, StoreError> {
+    let rows = request_event::Entity::find()
+        .filter(request_event::Column::RequestId.eq(number.0))
+        .filter(request_event::Column::Kind.eq("escalate"))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let payload: serde_json::Value = serde_json::from_str(&row.payload).ok()?;
+            let to = SeverityKey::new(payload.get("severity")?.as_str()?).ok()?;
+            Some(crate::domain::escalation::PastEscalation {
+                user: row.actor,
+                to,
+                at: row.at,
+            })
+        })
+        .collect())
+}
+
+/// Records who reacted with `emoji` (demand); false if already recorded.
+pub async fn add_reaction(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    user: &str,
+    emoji: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use super::entities::request_reaction;
+    let row = request_reaction::ActiveModel {
+        request_id: Set(number.0),
+        user_id: Set(user.to_string()),
+        emoji: Set(emoji.to_string()),
+        at: Set(now),
+    };
+    let inserted = request_reaction::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            request_reaction::Column::RequestId,
+            request_reaction::Column::UserId,
+            request_reaction::Column::Emoji,
+        ])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+}
+
+pub async fn remove_reaction(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    user: &str,
+    emoji: &str,
+) -> Result<bool, StoreError> {
+    use super::entities::request_reaction;
+    let result = request_reaction::Entity::delete_many()
+        .filter(request_reaction::Column::RequestId.eq(number.0))
+        .filter(request_reaction::Column::UserId.eq(user))
+        .filter(request_reaction::Column::Emoji.eq(emoji))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Recounts the distinct people who reacted with `emoji` and stores it as
+/// the request's demand; bumps the version so the card refresh is ordered.
+pub async fn recount_demand(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    emoji: &str,
+) -> Result<i32, StoreError> {
+    use super::entities::request_reaction;
+    use sea_orm::PaginatorTrait;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let count = request_reaction::Entity::find()
+        .filter(request_reaction::Column::RequestId.eq(number.0))
+        .filter(request_reaction::Column::Emoji.eq(emoji))
+        .count(conn)
+        .await? as i32;
+    request::Entity::update_many()
+        .col_expr(request::Column::Demand, count.into())
+        .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
+        .filter(request::Column::Id.eq(number.0))
+        .exec(conn)
+        .await?;
+    Ok(count)
+}
+
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(request::Entity::find().count(conn).await?)
@@ -298,5 +425,6 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         version: row.version,
         sla_paused_at: row.sla_paused_at,
         resolved_at: row.resolved_at,
+        demand: row.demand,
     })
 }

@@ -189,6 +189,32 @@ impl TestApp {
         );
     }
 
+    /// Waits (bounded) until every recorded Slack event is processed and the
+    /// messages it caused are sent.
+    pub async fn settle_events(&self) {
+        for _ in 0..1000 {
+            if intake::store::events::pending(self.db()).await.expect("events") == 0 {
+                return self.settle().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("reaction events were not processed");
+    }
+
+    /// `user` reacts (`reaction_added` / `reaction_removed`) with `emoji` to
+    /// the message `channel`/`ts`, as event `event_id`.
+    pub async fn react(&self, kind: &str, user: &str, emoji: &str, item: (&str, &str), event_id: &str) -> Response {
+        let mut event: Value = serde_json::from_slice(&sample("events/reaction_added.json")).expect("sample");
+        event["event"]["type"] = json!(kind);
+        event["event"]["user"] = json!(user);
+        event["event"]["reaction"] = json!(emoji);
+        event["event"]["item"]["channel"] = json!(item.0);
+        event["event"]["item"]["ts"] = json!(item.1);
+        event["event_id"] = json!(event_id);
+        let body = event.to_string().into_bytes();
+        self.post_signed("/slack/events", "application/json", &body).await
+    }
+
     /// Runs every scheduled job due at `at` (the injected clock).
     pub async fn run_jobs(&self, at: chrono::DateTime<chrono::Utc>) -> Vec<String> {
         let state = self.running.as_ref().expect("running").state.clone();

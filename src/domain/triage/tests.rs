@@ -62,6 +62,7 @@ fn request(state: State) -> Request {
         version: 0,
         sla_paused_at: None,
         resolved_at: None,
+        demand: 0,
     }
 }
 

@@ -41,6 +41,13 @@ pub fn intake_message(request: &Request, severities: &Severities) -> Value {
     if let Some(tracker) = &request.tracker {
         header.push_str(&format!("\n*Tracked in:* {}", tracker_link(tracker)));
     }
+    if request.demand > 0 {
+        let others = request.demand;
+        header.push_str(&format!(
+            "\n*+{others} {} need this*",
+            if others == 1 { "other" } else { "others" }
+        ));
+    }
     if let (State::Deferred, Some(date)) = (request.state, request.revisit_on) {
         header.push_str(&format!("\n*Revisit on:* {}", date.format("%Y-%m-%d")));
     }

@@ -141,6 +141,9 @@ pub fn digest(summary: &DigestSummary, severities: &Severities, since: DateTime<
     blocks.extend(listing("Breached", &summary.breached, due));
     blocks.extend(listing("At risk", &summary.at_risk, due));
     blocks.extend(listing("New", &summary.new_since, |r| r.state.label().to_string()));
+    blocks.extend(listing("Most wanted", &summary.most_wanted, |r| {
+        format!("+{} need this", r.demand)
+    }));
     blocks.extend(listing("Oldest untriaged", &summary.oldest_untriaged, |r| {
         format!("filed {}", slack_date(r.created_at))
     }));

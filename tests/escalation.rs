@@ -1,0 +1,187 @@
+//! Emoji escalation through the Events API with real reaction payloads:
+//! once per person and level, retries ignored, bots and unrelated messages
+//! ignored, removal ignored, the off-ramp on reaching critical, demand.
+
+mod common;
+
+use common::*;
+
+const POST_TS: &str = "1732528810.000201";
+const INTAKE_POST: (&str, &str) = (INTAKE_CHANNEL, POST_TS);
+
+/// Files a Low request (#1) and waits until its intake post is out.
+async fn low_request() -> (TestApp, FakeSlack, TestDb) {
+    let (app, slack, db) = spawn().await;
+    assert_eq!(
+        app.submit(&Form {
+            severity: Some("sev4".into()),
+            ..Form::default()
+        })
+        .await
+        .status,
+        200
+    );
+    slack.wait_for("chat.postMessage", 2).await;
+    app.settle().await;
+    (app, slack, db)
+}
+
+fn posted(slack: &FakeSlack) -> Vec<String> {
+    slack.calls_to("chat.postMessage").iter().map(shown).collect()
+}
+
+#[tokio::test]
+async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
+    let (app, slack, _db) = low_request().await;
+    assert_eq!(
+        app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
+            .await
+            .status,
+        200
+    );
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev3");
+    assert!(
+        posted(&slack)
+            .iter()
+            .any(|m| m.contains("Escalated to Medium by <@U0OTHER001> with :arrow_up:"))
+    );
+
+    assert_eq!(
+        app.react("reaction_added", "U0OTHER002", "rotating_light", INTAKE_POST, "Ev2")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.react("reaction_added", "U0OTHER003", "+1", INTAKE_POST, "Ev3")
+            .await
+            .status,
+        200
+    );
+    app.settle_events().await;
+    let request = app.request_no(1).await;
+    assert_eq!((request.severity.as_str(), request.demand), ("sev1", 1));
+    let oncall: Vec<String> = slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL))
+        .map(shown)
+        .collect();
+    assert_eq!(oncall.len(), 1, "on-call is paged once");
+    assert!(oncall[0].contains(&format!("<!subteam^{ONCALL_GROUP}>")));
+    let dms: Vec<String> = slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.str("channel").as_deref() == Some(SUBMITTER))
+        .map(shown)
+        .collect();
+    assert!(
+        dms.iter()
+            .any(|m| m.contains("escalated your request") && m.contains("Critical")),
+        "{dms:?}"
+    );
+    let card = shown(slack.calls_to("chat.update").last().expect("card updated"));
+    assert!(
+        card.contains("*Severity:* Critical") && card.contains("+1 other need this"),
+        "{card}"
+    );
+
+    // Slack retries the same events: nothing changes.
+    let before = slack.calls().len();
+    for id in ["Ev1", "Ev2", "Ev3"] {
+        assert_eq!(
+            app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, id)
+                .await
+                .status,
+            200
+        );
+    }
+    app.settle_events().await;
+    assert_eq!(slack.calls().len(), before, "retries change nothing");
+    let status = app.command_as("1", STRANGER).await.json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status.matches("escalate").count(),
+        2,
+        "the history shows who escalated: {status}"
+    );
+}
+
+#[tokio::test]
+async fn one_person_escalates_once_per_level() {
+    let (app, _slack, _db) = low_request().await;
+    app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
+        .await;
+    app.react("reaction_removed", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev2")
+        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "arrow_up::skin-tone-3",
+        INTAKE_POST,
+        "Ev3",
+    )
+    .await;
+    app.settle_events().await;
+    // Removing the reaction did not lower it; adding it again (cool-down) did not raise it.
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev3");
+    // Someone else's skin-toned arrow counts as the base emoji.
+    app.react(
+        "reaction_added",
+        "U0OTHER002",
+        "arrow_up::skin-tone-2",
+        INTAKE_POST,
+        "Ev4",
+    )
+    .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev2");
+}
+
+#[tokio::test]
+async fn bots_unrelated_messages_and_other_emoji_do_nothing() {
+    let (app, slack, _db) = low_request().await;
+    let before = slack.calls().len();
+    // The bot's own reaction (its user id is in the event's authorizations).
+    app.react("reaction_added", "U0INTAKE01", "arrow_up", INTAKE_POST, "Ev1")
+        .await;
+    // A message that is not a request.
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "arrow_up",
+        (INTAKE_CHANNEL, "1732520000.000100"),
+        "Ev2",
+    )
+    .await;
+    // An emoji that is not an escalation.
+    app.react("reaction_added", "U0OTHER001", "tada", INTAKE_POST, "Ev3")
+        .await;
+    // A reaction on a file.
+    let file = sample("events/reaction_added_file.json");
+    assert_eq!(
+        app.post_signed("/slack/events", "application/json", &file).await.status,
+        200
+    );
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev4");
+    assert_eq!(slack.calls().len(), before);
+}
+
+#[tokio::test]
+async fn reacting_to_a_closed_request_suggests_reopening() {
+    let (app, slack, _db) = low_request().await;
+    let reason = "This is a duplicate of #12, which is planned already.";
+    assert_eq!(app.step("reject", 1, TRIAGER, &[("reason", reason)]).await.body, "");
+    app.settle().await;
+    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev4");
+    let hint = slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(hint[0].str("user").as_deref(), Some("U0OTHER001"));
+    assert!(hint[0].str("text").unwrap().contains("reopen"));
+}
