@@ -273,14 +273,7 @@ mod tests {
 
     #[test]
     fn probes_are_valid_events_for_every_form() {
-        for form in [
-            StepForm::AskInfo,
-            StepForm::Accept,
-            StepForm::Defer,
-            StepForm::Reject,
-            StepForm::Resolve,
-            StepForm::AddInfo,
-        ] {
+        for form in StepForm::ALL {
             assert_eq!(probe(form).name(), form.action());
         }
     }

@@ -129,15 +129,11 @@ impl Dispatcher {
                 if let (Some(on_sent), Some(number), Some((channel, ts))) =
                     (row.on_sent.as_deref().and_then(OnSent::parse), row.request_id, posted)
                 {
-                    let number = RequestNumber(number);
-                    match on_sent {
-                        OnSent::RecordIntakeMessage => {
-                            requests::set_intake_message(&txn, number, &channel, &ts).await?
-                        }
-                        OnSent::RecordOncallMessage => {
-                            requests::set_oncall_message(&txn, number, &channel, &ts).await?
-                        }
-                    }
+                    let post = match on_sent {
+                        OnSent::RecordIntakeMessage => requests::Post::Intake,
+                        OnSent::RecordOncallMessage => requests::Post::Oncall,
+                    };
+                    requests::set_post(&txn, RequestNumber(number), post, &channel, &ts).await?;
                 }
                 super::mark_sent(&txn, row, token, Utc::now()).await?;
                 txn.commit().await?;

@@ -130,17 +130,31 @@ pub async fn intake_message(
     Ok(row.intake_channel.zip(row.intake_ts))
 }
 
-/// Remembers where the intake message was posted, so it can be updated in
-/// place and reactions on it can be matched to the request.
-pub async fn set_intake_message(
+/// Which of a request's posts a message address belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Post {
+    /// The card in the intake channel: updated in place, reactions count.
+    Intake,
+    /// The on-call post: reactions count.
+    Oncall,
+}
+
+/// Remembers where a request's post went, so it can be updated in place and
+/// reactions on it can be matched to the request.
+pub async fn set_post(
     conn: &impl ConnectionTrait,
     number: RequestNumber,
+    post: Post,
     channel: &str,
     ts: &str,
 ) -> Result<(), StoreError> {
+    let (channel_column, ts_column) = match post {
+        Post::Intake => (request::Column::IntakeChannel, request::Column::IntakeTs),
+        Post::Oncall => (request::Column::OncallChannel, request::Column::OncallTs),
+    };
     request::Entity::update_many()
-        .col_expr(request::Column::IntakeChannel, channel.into())
-        .col_expr(request::Column::IntakeTs, ts.into())
+        .col_expr(channel_column, channel.into())
+        .col_expr(ts_column, ts.into())
         .filter(request::Column::Id.eq(number.0))
         .exec(conn)
         .await?;
@@ -289,22 +303,6 @@ pub async fn find_by_message(
         .await?
         .map(to_domain)
         .transpose()
-}
-
-/// Remembers the on-call post, so reactions on it count too.
-pub async fn set_oncall_message(
-    conn: &impl ConnectionTrait,
-    number: RequestNumber,
-    channel: &str,
-    ts: &str,
-) -> Result<(), StoreError> {
-    request::Entity::update_many()
-        .col_expr(request::Column::OncallChannel, channel.into())
-        .col_expr(request::Column::OncallTs, ts.into())
-        .filter(request::Column::Id.eq(number.0))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 /// Earlier emoji escalations of a request, from its audit log.
