@@ -204,11 +204,12 @@ async fn count_demand(
     if !changed {
         return Ok(());
     }
-    let demand = requests::recount_demand(&txn, request.number, emoji).await?;
-    let Some(mut fresh) = requests::find(&txn, request.number).await? else {
+    requests::adjust_demand(&txn, request.number, if added { 1 } else { -1 }).await?;
+    let Some(fresh) = requests::find(&txn, request.number).await? else {
         return Ok(());
     };
-    fresh.demand = demand;
+    let demand = fresh.demand;
+    outbox::supersede_card_updates(&txn, fresh.number).await?;
     let mut card = blocks::intake_message(&fresh, &state.settings.severities);
     card["channel"] = json!(INTAKE_CHANNEL);
     card["ts"] = json!(INTAKE_TS);

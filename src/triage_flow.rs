@@ -177,6 +177,7 @@ async fn enqueue_effects(
     for effect in &step.effects {
         let out = match effect {
             Effect::RefreshCard => {
+                outbox::supersede_card_updates(txn, after.number).await?;
                 let mut card = blocks::intake_message(after, &settings.severities);
                 card["channel"] = json!(INTAKE_CHANNEL);
                 card["ts"] = json!(INTAKE_TS);

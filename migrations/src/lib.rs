@@ -9,6 +9,7 @@ mod m20261125_000001_create_tables;
 mod m20261125_000002_triage_fields;
 mod m20261125_000003_scheduler_fields;
 mod m20261125_000004_reactions;
+mod m20261125_000005_digest_indexes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_triage_fields::Migration),
             Box::new(m20261125_000003_scheduler_fields::Migration),
             Box::new(m20261125_000004_reactions::Migration),
+            Box::new(m20261125_000005_digest_indexes::Migration),
         ]
     }
 }

@@ -290,6 +290,21 @@ pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> 
         .await?)
 }
 
+/// Drops a request's card refreshes that are still waiting and unclaimed:
+/// each refresh re-renders the whole card, so only the newest matters. A
+/// busy request (many "+1"s, quick steps) then costs one `chat.update`
+/// instead of a queue of stale ones sent in order.
+pub async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
+    let result = outbox_message::Entity::delete_many()
+        .filter(Column::RequestId.eq(number.0))
+        .filter(Column::Method.eq(Method::UpdateMessage.as_str()))
+        .filter(Column::Status.eq(PENDING))
+        .filter(Column::LeaseOwner.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Whether a message with this key was ever enqueued (sent or not).
 pub async fn exists(conn: &impl ConnectionTrait, dedupe_key: &str) -> Result<bool, StoreError> {
     Ok(outbox_message::Entity::find()

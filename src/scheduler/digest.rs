@@ -89,21 +89,11 @@ pub async fn gather(
         .into_tuple()
         .all(conn)
         .await?;
-    let breached = Condition::any()
-        .add(
-            Condition::all()
-                .add(request::Column::State.eq("new"))
-                .add(request::Column::ResponseDueAt.lt(at)),
-        )
-        .add(
-            Condition::all()
-                .add(request::Column::State.is_in(["triaged", "accepted"]))
-                .add(request::Column::ResolutionDueAt.lt(at)),
-        );
+    // Past the first reminder but not breached (the breach notice is stage 1000).
     let at_risk = Condition::all()
-        .add(request::Column::State.is_in(ACTIVE))
         .add(request::Column::SlaStage.gt(0))
-        .add(Condition::all().add(breached.clone()).not());
+        .add(request::Column::SlaStage.lt(1000))
+        .add(request::Column::State.is_in(ACTIVE));
     let month_ago = at - TimeDelta::days(30);
     let resolved_recently = request::Entity::find().filter(request::Column::ResolvedAt.gte(month_ago));
     let met = resolved_recently
@@ -120,7 +110,7 @@ pub async fn gather(
         )
         .await?,
         at_risk: listing(conn, at_risk, request::Column::ResolutionDueAt).await?,
-        breached: listing(conn, breached, request::Column::ResolutionDueAt).await?,
+        breached: breached_listing(conn, at).await?,
         oldest_untriaged: listing(
             conn,
             Condition::all().add(request::Column::State.eq(State::New.as_str())),
@@ -150,41 +140,62 @@ pub async fn gather(
     })
 }
 
+/// Breached requests: untriaged past the response SLA, or being worked on
+/// past the resolution SLA. Two indexed queries (state + due column) merged,
+/// rather than one OR that would sort every breached request.
+async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
+    let untriaged = Condition::all()
+        .add(request::Column::State.eq("new"))
+        .add(request::Column::ResponseDueAt.lt(at));
+    let working = Condition::all()
+        .add(request::Column::State.is_in(["triaged", "accepted"]))
+        .add(request::Column::ResolutionDueAt.lt(at));
+    let mut first = listing(conn, untriaged, request::Column::ResponseDueAt).await?;
+    let second = listing(conn, working, request::Column::ResolutionDueAt).await?;
+    first.total += second.total;
+    first.shown.extend(second.shown);
+    first.shown.sort_by_key(|(r, _)| r.deadlines.resolution_due);
+    first.shown.truncate(LISTED as usize);
+    Ok(first)
+}
+
 /// Median time from filing to the first triage step, over requests whose
-/// first step happened in the last 30 days.
+/// first step happened in the last 30 days: one join, read as pairs.
 async fn median_time_to_triage(
     conn: &impl ConnectionTrait,
     since: DateTime<Utc>,
 ) -> Result<Option<TimeDelta>, StoreError> {
-    let first_steps: Vec<(i64, DateTime<Utc>)> = request_event::Entity::find()
-        .select_only()
-        .column(request_event::Column::RequestId)
-        .column(request_event::Column::At)
-        .filter(request_event::Column::FromState.eq(State::New.as_str()))
-        .filter(request_event::Column::At.gte(since))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if first_steps.is_empty() {
+    use sea_orm::sea_query::{Alias, Query};
+    let (events, requests) = (Alias::new("request_events"), Alias::new("requests"));
+    let query = Query::select()
+        .expr_as(
+            Expr::col((events.clone(), request_event::Column::At)),
+            Alias::new("stepped"),
+        )
+        .expr_as(
+            Expr::col((requests.clone(), request::Column::CreatedAt)),
+            Alias::new("filed"),
+        )
+        .from(events.clone())
+        .inner_join(
+            requests.clone(),
+            Expr::col((requests, request::Column::Id)).equals((events.clone(), request_event::Column::RequestId)),
+        )
+        .and_where(Expr::col((events.clone(), request_event::Column::FromState)).eq(State::New.as_str()))
+        .and_where(Expr::col((events, request_event::Column::At)).gte(since))
+        .to_owned();
+    let rows = conn.query_all(&query).await?;
+    let mut waits: Vec<TimeDelta> = rows
+        .iter()
+        .filter_map(|row| {
+            let stepped: DateTime<Utc> = row.try_get("", "stepped").ok()?;
+            let filed: DateTime<Utc> = row.try_get("", "filed").ok()?;
+            Some(stepped - filed)
+        })
+        .collect();
+    if waits.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<i64> = first_steps.iter().map(|(id, _)| *id).collect();
-    let mut created = std::collections::HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(i64, DateTime<Utc>)> = request::Entity::find()
-            .select_only()
-            .column(request::Column::Id)
-            .column(request::Column::CreatedAt)
-            .filter(request::Column::Id.is_in(chunk.to_vec()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        created.extend(rows);
-    }
-    let mut waits: Vec<TimeDelta> = first_steps
-        .iter()
-        .filter_map(|(id, at)| created.get(id).map(|c| *at - *c))
-        .collect();
     waits.sort();
     Ok(waits.get(waits.len() / 2).copied())
 }

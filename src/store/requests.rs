@@ -371,28 +371,17 @@ pub async fn remove_reaction(
     Ok(result.rows_affected > 0)
 }
 
-/// Recounts the distinct people who reacted with `emoji` and stores it as
-/// the request's demand; bumps the version so the card refresh is ordered.
-pub async fn recount_demand(
-    conn: &impl ConnectionTrait,
-    number: RequestNumber,
-    emoji: &str,
-) -> Result<i32, StoreError> {
-    use super::entities::request_reaction;
-    use sea_orm::PaginatorTrait;
+/// Moves a request's demand by `delta` (one person more or less) and bumps
+/// its version so the card refresh is ordered after earlier changes.
+pub async fn adjust_demand(conn: &impl ConnectionTrait, number: RequestNumber, delta: i32) -> Result<(), StoreError> {
     use sea_orm::sea_query::{Expr, ExprTrait};
-    let count = request_reaction::Entity::find()
-        .filter(request_reaction::Column::RequestId.eq(number.0))
-        .filter(request_reaction::Column::Emoji.eq(emoji))
-        .count(conn)
-        .await? as i32;
     request::Entity::update_many()
-        .col_expr(request::Column::Demand, count.into())
+        .col_expr(request::Column::Demand, Expr::col(request::Column::Demand).add(delta))
         .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
         .filter(request::Column::Id.eq(number.0))
         .exec(conn)
         .await?;
-    Ok(count)
+    Ok(())
 }
 
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {

@@ -1,0 +1,143 @@
+//! `intake serve` as a child process: the release binary beside this one,
+//! on a fresh SQLite file, pointed at the fake Slack.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+
+use crate::generator::{HttpClient, send};
+
+const READY_POLL: Duration = Duration::from_millis(5);
+const READY_BOUND: Duration = Duration::from_secs(30);
+const STOP_BOUND: Duration = Duration::from_secs(15);
+
+pub struct Intake {
+    child: Child,
+    pub base: String,
+    /// The SQLite URL intake stores into (the bench reads it to check counts).
+    pub database: String,
+    /// From spawn to the first `GET /readyz` 200.
+    pub cold_start: Duration,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// `target/release/intake`, beside the running bench binary.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running bench binary");
+    let path = exe
+        .parent()
+        .expect("the bench binary sits in a directory")
+        .join("intake");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (bench/run-load.sh runs `cargo build --release --bin intake -p intake`)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+impl Intake {
+    /// Spawns `intake serve` and waits (bounded) until `/readyz` answers 200.
+    pub async fn start(client: &HttpClient, secret: &str, slack_api_url: &str, intake_channel: &str) -> Intake {
+        let dir = tempfile::tempdir().expect("a temp dir for the SQLite file");
+        let database = format!("sqlite://{}?mode=rwc", dir.path().join("intake.db").display());
+        let bind = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("intake.log");
+        let stdout = File::create(&log).expect("a log file in the temp dir");
+        let stderr = stdout.try_clone().expect("a second handle on the log file");
+        let started = Instant::now();
+        let child = Command::new(binary())
+            .arg("serve")
+            .env("SLACK_BOT_TOKEN", "xoxb-bench")
+            .env("SLACK_SIGNING_SECRET", secret)
+            .env("INTAKE__SLACK__API_URL", slack_api_url)
+            .env("INTAKE__DATABASE__URL", database.as_str())
+            .env("INTAKE__SERVER__BIND", &bind)
+            .env("INTAKE__CHANNELS__INTAKE", intake_channel)
+            .env("INTAKE__LOG__LEVEL", "warn")
+            .env("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn target/release/intake serve");
+        let mut intake = Intake {
+            child,
+            base: format!("http://{bind}"),
+            database,
+            cold_start: Duration::ZERO,
+            log,
+            _dir: dir,
+        };
+        intake.cold_start = intake.wait_ready(client, started).await;
+        intake
+    }
+
+    async fn wait_ready(&mut self, client: &HttpClient, started: Instant) -> Duration {
+        let uri: hyper::Uri = format!("{}/readyz", self.base).parse().expect("a valid /readyz URI");
+        while started.elapsed() < READY_BOUND {
+            let probe = Request::get(uri.clone())
+                .body(Full::new(Bytes::new()))
+                .expect("a valid GET");
+            if let Some((200, _)) = send(client, probe).await {
+                return started.elapsed();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("intake exited during startup ({status}); its log:\n{}", self.log_text());
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+        panic!("intake not ready within {READY_BOUND:?}; its log:\n{}", self.log_text());
+    }
+
+    /// `VmRSS` (or another `/proc/<pid>/status` field) in MiB.
+    pub fn memory_mib(&self, field: &str) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
+    }
+
+    /// SIGTERM, then a bounded wait; SIGKILL if it does not exit in time.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        let deadline = Instant::now() + STOP_BOUND;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("intake did not stop within {STOP_BOUND:?} of SIGTERM; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Intake {
+    /// A panicking bench must not leave intake running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
