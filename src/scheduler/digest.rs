@@ -41,7 +41,6 @@ pub struct DigestSummary {
     pub sla_attainment: (u64, u64),
 }
 
-const ACTIVE: [&str; 3] = ["new", "triaged", "accepted"];
 const FINISHED: [&str; 2] = ["rejected", "closed"];
 
 async fn listing(
@@ -89,11 +88,12 @@ pub async fn gather(
         .into_tuple()
         .all(conn)
         .await?;
-    // Past the first reminder but not breached (the breach notice is stage 1000).
+    // Past the first reminder but not breached (the breach notice is stage
+    // 1000). The stage is reset when no SLA runs, so it implies an active
+    // state; filtering on the stage alone lets the planner use its index.
     let at_risk = Condition::all()
         .add(request::Column::SlaStage.gt(0))
-        .add(request::Column::SlaStage.lt(1000))
-        .add(request::Column::State.is_in(ACTIVE));
+        .add(request::Column::SlaStage.lt(1000));
     let month_ago = at - TimeDelta::days(30);
     let resolved_recently = request::Entity::find().filter(request::Column::ResolvedAt.gte(month_ago));
     let met = resolved_recently

@@ -59,7 +59,17 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Ok(Migrator::up(&self.db, None).await?)
+        Migrator::up(&self.db, None).await?;
+        self.optimize().await;
+        Ok(())
+    }
+
+    /// Lets SQLite refresh the statistics its query planner uses (cheap;
+    /// SQLite's advice for long-lived connections). No-op elsewhere.
+    pub async fn optimize(&self) {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let _ = self.db.execute_unprepared("PRAGMA optimize=0x10002").await;
+        }
     }
 
     /// Is the database reachable and migrated? (`/readyz`)
@@ -85,6 +95,7 @@ impl Store {
     }
 
     pub async fn close(self) {
+        self.optimize().await;
         let _ = self.db.close().await;
     }
 }
