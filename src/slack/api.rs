@@ -8,8 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -85,6 +90,24 @@ pub struct SlackApi {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
     timeout: Duration,
+    /// `views.open` goes out through the plain pooled client: Slack answers
+    /// it with the whole view, and decoding that into slack-morphism's typed
+    /// model only to drop it was most of the `/request` path's cost
+    /// (BENCHMARKS.md).
+    raw: Arc<RawClient>,
+}
+
+struct RawClient {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    api_url: String,
+    authorization: HeaderValue,
+}
+
+/// The envelope of every Web API answer.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    ok: bool,
+    error: Option<String>,
 }
 
 impl SlackApi {
@@ -97,11 +120,18 @@ impl SlackApi {
             .enable_http1()
             .enable_http2()
             .build();
+        let raw = RawClient {
+            http: Client::builder(TokioExecutor::new()).build(https.clone()),
+            api_url: api_url.to_string(),
+            authorization: HeaderValue::from_str(&format!("Bearer {bot_token}"))
+                .map_err(|_| std::io::Error::other("the bot token contains characters a header cannot carry"))?,
+        };
         let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
         Ok(Self {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue::new(bot_token.to_string())),
             timeout,
+            raw: Arc::new(raw),
         })
     }
 
@@ -127,14 +157,61 @@ impl SlackApi {
 
     /// `views.open` with a modal rendered by `slack::blocks`.
     pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), CallError> {
-        let view: SlackView =
-            serde_json::from_value(view).map_err(|e| CallError::Permanent(format!("bad view: {e}")))?;
-        let request = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_string()), view);
-        let session = self.client.open_session(&self.token);
+        let body = serde_json::to_vec(&serde_json::json!({"trigger_id": trigger_id, "view": view}))
+            .map_err(|e| CallError::Permanent(format!("bad view: {e}")))?;
+        let request = hyper::Request::post(format!("{}/views.open", self.raw.api_url))
+            .header(AUTHORIZATION, self.raw.authorization.clone())
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| CallError::Permanent(format!("bad request: {e}")))?;
         // Slack waits 3 s for the ack: past that the answer helps nobody.
-        self.call_within(self.timeout.min(INTERACTIVE_LIMIT), session.views_open(&request))
-            .await
-            .map(|_| ())
+        let limit = self.timeout.min(INTERACTIVE_LIMIT);
+        let exchange = async {
+            let response = self
+                .raw
+                .http
+                .request(request)
+                .await
+                .map_err(|e| CallError::Transient(e.to_string()))?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs);
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CallError::Transient(e.to_string()))?;
+            Ok::<_, CallError>((status, retry_after, body.to_bytes()))
+        };
+        let (status, retry_after, body) = match tokio::time::timeout(limit, exchange).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(CallError::Transient(format!(
+                    "no answer within {} ms",
+                    limit.as_millis()
+                )));
+            }
+        };
+        if status == hyper::StatusCode::TOO_MANY_REQUESTS {
+            return Err(CallError::RateLimited(retry_after.unwrap_or(Duration::from_secs(1))));
+        }
+        if status.is_server_error() {
+            return Err(CallError::Transient(format!("HTTP {status}")));
+        }
+        match serde_json::from_slice::<Envelope>(&body) {
+            Ok(Envelope { ok: true, .. }) => Ok(()),
+            Ok(Envelope { error: Some(code), .. }) if TRANSIENT_CODES.contains(&code.as_str()) => {
+                Err(CallError::Transient(code))
+            }
+            Ok(Envelope { error, .. }) => Err(CallError::Permanent(error.unwrap_or_else(|| format!("HTTP {status}")))),
+            Err(_) => Err(CallError::Permanent(format!(
+                "unreadable answer from Slack (HTTP {status})"
+            ))),
+        }
     }
 
     /// `chat.postMessage`: `message` holds `text`, `blocks`, … ; `channel`
