@@ -110,7 +110,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::request::{RequestKind, RequestNumber, SlaDeadlines};
     use crate::domain::severity::Severity;
     use crate::domain::sla::{ClockKind, SlaSpan};
     use crate::domain::triage::State;
@@ -148,29 +147,7 @@ mod tests {
     }
 
     fn request(severity: &str, state: State) -> Request {
-        Request {
-            number: RequestNumber(7),
-            kind: RequestKind::Bug,
-            title: "t".into(),
-            description: "d".into(),
-            area: None,
-            link: None,
-            severity: key(severity),
-            state,
-            submitter: "U0SUBMIT01".into(),
-            owner: None,
-            deadlines: SlaDeadlines {
-                response_due: now(),
-                resolution_due: now(),
-            },
-            created_at: now(),
-            tracker: None,
-            revisit_on: None,
-            version: 0,
-            sla_paused_at: None,
-            resolved_at: None,
-            demand: 0,
-        }
+        Request::sample(state, severity, now())
     }
 
     fn decide_for(severity: &str, state: State, reaction: &str, past: &[PastEscalation]) -> Decision {

@@ -228,6 +228,37 @@ pub struct Request {
     pub demand: i32,
 }
 
+#[cfg(test)]
+impl Request {
+    /// A plain request for unit tests: #42, a bug from U0SUBMIT01, unowned,
+    /// filed and due at `at`.
+    pub fn sample(state: crate::domain::triage::State, severity: &str, at: DateTime<Utc>) -> Self {
+        Request {
+            number: RequestNumber(42),
+            kind: RequestKind::Bug,
+            title: "Invoices render blank".into(),
+            description: "Since Monday.".into(),
+            area: None,
+            link: None,
+            severity: SeverityKey::new(severity).expect("a valid key"),
+            state,
+            submitter: "U0SUBMIT01".into(),
+            owner: None,
+            deadlines: SlaDeadlines {
+                response_due: at,
+                resolution_due: at,
+            },
+            created_at: at,
+            tracker: None,
+            revisit_on: None,
+            version: 0,
+            sla_paused_at: None,
+            resolved_at: None,
+            demand: 0,
+        }
+    }
+}
+
 /// When the SLAs of a request submitted at `submitted_at` fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlaDeadlines {

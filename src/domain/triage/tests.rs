@@ -5,7 +5,6 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::request::{RequestKind, RequestNumber, SlaDeadlines};
 
 const SUBMITTER: &str = "U0SUBMIT01";
 const OWNER: &str = "U0OWNER001";
@@ -42,27 +41,9 @@ fn actor(role: Role) -> Actor {
 fn request(state: State) -> Request {
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
     Request {
-        number: RequestNumber(42),
-        kind: RequestKind::Bug,
-        title: "Invoices render blank".into(),
-        description: "Since Monday.".into(),
-        area: None,
-        link: None,
-        severity: SeverityKey::new("sev3").unwrap(),
-        state,
         submitter: SUBMITTER.into(),
         owner: (state != State::New).then(|| OWNER.to_string()),
-        deadlines: SlaDeadlines {
-            response_due: at,
-            resolution_due: at,
-        },
-        created_at: at,
-        tracker: None,
-        revisit_on: None,
-        version: 0,
-        sla_paused_at: None,
-        resolved_at: None,
-        demand: 0,
+        ..Request::sample(state, "sev3", at)
     }
 }
 
