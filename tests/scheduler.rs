@@ -197,13 +197,17 @@ async fn deferred_requests_come_back_on_their_revisit_date() {
     );
 }
 
-/// The next weekday 09:00 UTC after `t` (the default digest schedule).
+/// The first weekday 09:00 UTC after `t` (the default digest schedule), so
+/// a request filed at `t` is new in that digest whatever the time of day.
 fn next_digest(t: DateTime<Utc>) -> DateTime<Utc> {
-    let mut day = t.date_naive() + Duration::days(1);
-    while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+    let mut day = t.date_naive();
+    loop {
+        let morning = Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 30).unwrap());
+        if morning > t && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            return morning;
+        }
         day += Duration::days(1);
     }
-    Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 30).unwrap())
 }
 
 #[tokio::test]
