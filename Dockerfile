@@ -4,9 +4,11 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY migrations migrations
+# The benchmark crate is a workspace member, so its manifest must be present.
+COPY bench bench
 COPY src src
 COPY config config
-RUN cargo build --release --locked --bin intake
+RUN cargo build --release --locked -p intake --bin intake
 
 FROM debian:bookworm-slim
 RUN apt-get update \
