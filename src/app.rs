@@ -126,10 +126,6 @@ impl App {
         self.listener.local_addr()
     }
 
-    pub fn state(&self) -> Arc<AppState> {
-        self.state.clone()
-    }
-
     /// Starts serving; returns a handle that stops everything gracefully.
     pub fn spawn(self, parts: Parts) -> Running {
         let shutdown = CancellationToken::new();

@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::severity::{Severities, Severity, SeverityKey};
-use crate::domain::sla::{BusinessCalendar, ClockKind, SlaSpan};
+use crate::domain::sla::{self, BusinessCalendar, ClockKind, SlaSpan};
 
 /// The defaults ship inside the binary so `intake` runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -173,9 +173,7 @@ pub struct ChannelRef(String);
 impl ChannelRef {
     pub fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
         let value = value.trim();
-        let is_id = value.len() >= 7
-            && value.starts_with(['C', 'G', 'D'])
-            && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        let is_id = is_slack_id(value, &['C', 'G', 'D']);
         let is_name = value.strip_prefix('#').is_some_and(|name| {
             !name.is_empty()
                 && name.len() <= 80
@@ -206,12 +204,16 @@ impl fmt::Display for ChannelRef {
     }
 }
 
+/// Slack ids look like `C0123ABCD`: a kind letter, then capitals and digits.
+fn is_slack_id(value: &str, prefixes: &[char]) -> bool {
+    value.len() >= 7
+        && value.starts_with(prefixes)
+        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 fn slack_id(key: &str, value: &str, prefixes: &[char], what: &str) -> Result<String, ConfigError> {
     let value = value.trim();
-    let ok = value.len() >= 7
-        && value.starts_with(prefixes)
-        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if ok {
+    if is_slack_id(value, prefixes) {
         Ok(value.to_string())
     } else {
         Err(invalid(key, format!("{value:?} is not a Slack {what} id")))
@@ -250,7 +252,7 @@ fn secret(key: &str, env: &str, value: &str) -> Result<SecretString, ConfigError
     }
 }
 
-pub use crate::domain::escalation::EscalationRule;
+pub use crate::domain::escalation::{EscalationPolicy, EscalationRule};
 
 /// Validated configuration, shared read-only by every part of the service.
 pub struct Settings {
@@ -273,9 +275,7 @@ pub struct Settings {
     pub default_severity: SeverityKey,
     pub followup_after: SlaSpan,
     pub auto_close_after: SlaSpan,
-    pub escalation_emoji: BTreeMap<String, EscalationRule>,
-    pub escalation_cooldown: SlaSpan,
-    pub escalation_per_person_limit: usize,
+    pub escalation: EscalationPolicy,
     pub digest_schedule: cron::Schedule,
     pub sla_sweep_schedule: cron::Schedule,
     pub json_logs: bool,
@@ -369,6 +369,12 @@ impl Settings {
             .enumerate()
             .map(|(i, t)| slack_id(&format!("triage.triagers[{i}]"), t, &['U', 'W'], "user"))
             .collect::<Result<_, _>>()?;
+        let cooldown = span("escalation.cooldown", &raw.escalation.cooldown)?;
+        let escalation = EscalationPolicy {
+            emoji: escalation_emoji,
+            cooldown: sla::span_duration(cooldown, ClockKind::Wall, &calendar),
+            per_person_limit: raw.escalation.per_person_limit.max(1),
+        };
         Ok(Self {
             bind,
             bot_token: secret("slack.bot_token", "SLACK_BOT_TOKEN", &raw.slack.bot_token)?,
@@ -395,9 +401,7 @@ impl Settings {
             default_severity,
             followup_after: span("followup.after", &raw.followup.after)?,
             auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
-            escalation_emoji,
-            escalation_cooldown: span("escalation.cooldown", &raw.escalation.cooldown)?,
-            escalation_per_person_limit: raw.escalation.per_person_limit.max(1),
+            escalation,
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
             json_logs,

@@ -11,17 +11,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span};
 
 use crate::app::AppState;
-use crate::domain::escalation::{self, Decision, EscalationPolicy, Ignored};
+use crate::domain::escalation::{self, Decision, Ignored};
 use crate::domain::request::Request;
-use crate::domain::sla;
 use crate::domain::triage::{Actor, Event};
 use crate::outbox::{self, Method, OutboundMessage};
-use crate::slack::blocks::{self, INTAKE_CHANNEL, INTAKE_TS};
+use crate::slack::blocks;
 use crate::store::{StoreError, events, requests};
 use crate::triage_flow::{self, ReplyTo, StepOutcome};
 
@@ -123,15 +121,6 @@ async fn process(state: &AppState, payload: &str, now: DateTime<Utc>) -> Result<
     escalate(state, &request, &reaction.user, &emoji, channel, now).await
 }
 
-fn policy(state: &AppState) -> EscalationPolicy {
-    let settings = &state.settings;
-    EscalationPolicy {
-        emoji: settings.escalation_emoji.clone(),
-        cooldown: sla::span_duration(settings.escalation_cooldown, sla::ClockKind::Wall, &settings.calendar),
-        per_person_limit: settings.escalation_per_person_limit,
-    }
-}
-
 async fn escalate(
     state: &AppState,
     request: &Request,
@@ -145,7 +134,7 @@ async fn escalate(
         request,
         emoji,
         user,
-        &policy(state),
+        &state.settings.escalation,
         &state.settings.severities,
         &past,
         now,
@@ -209,15 +198,11 @@ async fn count_demand(
         return Ok(());
     };
     let demand = fresh.demand;
-    outbox::supersede_card_updates(&txn, fresh.number).await?;
-    let mut card = blocks::intake_message(&fresh, &state.settings.severities);
-    card["channel"] = json!(INTAKE_CHANNEL);
-    card["ts"] = json!(INTAKE_TS);
     let refresh = OutboundMessage {
         request: Some(fresh.number),
         dedupe_key: format!("req:{}:v{}:demand", fresh.number.0, fresh.version),
         method: Method::UpdateMessage,
-        payload: card,
+        payload: blocks::card_update(&fresh, &state.settings.severities),
         on_sent: None,
     };
     outbox::enqueue(&txn, refresh, now).await?;

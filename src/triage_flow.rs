@@ -18,7 +18,7 @@ use crate::domain::sla;
 use crate::domain::triage::{Actor, Effect, Event, Notice, State, Transition, transition};
 use crate::outbox::{self, Method, OutboundMessage};
 use crate::scheduler::plan;
-use crate::slack::blocks::{self, INTAKE_CHANNEL, INTAKE_TS, triage as words};
+use crate::slack::blocks::{self, triage as words};
 use crate::store::StoreError;
 use crate::store::requests::{self, Change};
 
@@ -176,20 +176,14 @@ async fn enqueue_effects(
     };
     for effect in &step.effects {
         let out = match effect {
-            Effect::RefreshCard => {
-                outbox::supersede_card_updates(txn, after.number).await?;
-                let mut card = blocks::intake_message(after, &settings.severities);
-                card["channel"] = json!(INTAKE_CHANNEL);
-                card["ts"] = json!(INTAKE_TS);
-                message("card", Method::UpdateMessage, card)
-            }
+            Effect::RefreshCard => message(
+                "card",
+                Method::UpdateMessage,
+                blocks::card_update(after, &settings.severities),
+            ),
             Effect::ThreadNote => {
                 let note = words::thread_note(event, actor, after, &settings.severities);
-                message(
-                    "thread",
-                    Method::PostMessage,
-                    json!({"channel": INTAKE_CHANNEL, "thread_ts": INTAKE_TS, "text": note, "unfurl_links": false}),
-                )
+                message("thread", Method::PostMessage, blocks::thread_reply(&note, false))
             }
             Effect::TellSubmitter => {
                 let office_hours = &settings.raw.triage.office_hours;

@@ -92,6 +92,9 @@ pub async fn enqueue(
     message: OutboundMessage,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    if let (Method::UpdateMessage, Some(number)) = (message.method, message.request) {
+        supersede_card_updates(conn, number).await?;
+    }
     let row = outbox_message::ActiveModel {
         request_id: Set(message.request.map(|n| n.0)),
         dedupe_key: Set(message.dedupe_key),
@@ -281,7 +284,7 @@ pub async fn counts(conn: &impl ConnectionTrait) -> Result<(u64, u64, u64), Stor
     Ok((count(PENDING).await?, count(SENT).await?, count(DEAD).await?))
 }
 
-/// Every message of one request, oldest first (tests and `/request 42`).
+/// Every message of one request, oldest first.
 pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Vec<OutboxRow>, StoreError> {
     Ok(outbox_message::Entity::find()
         .filter(Column::RequestId.eq(number.0))
@@ -290,11 +293,12 @@ pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> 
         .await?)
 }
 
-/// Drops a request's card refreshes that are still waiting and unclaimed:
+/// Drops a request's card refreshes that are still waiting and unclaimed
+/// (done by [`enqueue`] for every new one):
 /// each refresh re-renders the whole card, so only the newest matters. A
 /// busy request (many "+1"s, quick steps) then costs one `chat.update`
 /// instead of a queue of stale ones sent in order.
-pub async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
+async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
     let result = outbox_message::Entity::delete_many()
         .filter(Column::RequestId.eq(number.0))
         .filter(Column::Method.eq(Method::UpdateMessage.as_str()))

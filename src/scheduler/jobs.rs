@@ -10,9 +10,10 @@ use super::{digest, plan};
 use crate::app::AppState;
 use crate::domain::reminders::{self, BREACH, SlaKind};
 use crate::domain::request::Request;
+use crate::domain::sla::ClockKind;
 use crate::domain::triage::{Actor, Event};
 use crate::outbox::{self, Method, OutboundMessage};
-use crate::slack::blocks::{INTAKE_CHANNEL, INTAKE_TS, schedule as words};
+use crate::slack::blocks::{self, schedule as words};
 use crate::store::{StoreError, due};
 use crate::triage_flow::{self, StepOutcome};
 
@@ -88,7 +89,9 @@ async fn sla_reminders(
         let urgent = reminders::most_urgent(due_at, span, &thresholds, at, severity, &settings.calendar);
         let next = reminders::next_threshold(due_at, span, &thresholds, at, severity, &settings.calendar);
         let messages = match urgent {
-            Some(threshold) if threshold as i32 > stage => reminder_messages(state, &request, kind, threshold, at),
+            Some(threshold) if threshold as i32 > stage => {
+                reminder_messages(state, &request, severity.clock, kind, threshold, at)
+            }
             _ => Vec::new(),
         };
         messages.iter().for_each(|m| report.message(m));
@@ -113,6 +116,7 @@ async fn sla_reminders(
 fn reminder_messages(
     state: &AppState,
     request: &Request,
+    clock: ClockKind,
     kind: SlaKind,
     threshold: u32,
     at: DateTime<Utc>,
@@ -120,20 +124,15 @@ fn reminder_messages(
     let settings = &state.settings;
     let key = format!("sla:{}:{}:{threshold}", request.number.0, kind.as_str());
     let due_at = plan::due(kind, &request.deadlines);
-    let clock = settings.severities.get(request.severity.as_str()).map(|s| s.clock);
     let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.calendar);
     if threshold < BREACH {
         let payload = match &request.owner {
             Some(owner) => json!({"channel": owner, "text": text, "unfurl_links": false}),
-            None => json!({"channel": INTAKE_CHANNEL, "thread_ts": INTAKE_TS, "text": text, "unfurl_links": false}),
+            None => blocks::thread_reply(&text, false),
         };
         return vec![post(request, key, payload)];
     }
-    let mut messages = vec![post(
-        request,
-        key.clone(),
-        json!({"channel": INTAKE_CHANNEL, "thread_ts": INTAKE_TS, "reply_broadcast": true, "text": text, "unfurl_links": false}),
-    )];
+    let mut messages = vec![post(request, key.clone(), blocks::thread_reply(&text, true))];
     if let Some(channel) = &settings.escalation_channel {
         messages.push(post(
             request,

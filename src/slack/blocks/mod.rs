@@ -265,6 +265,24 @@ pub fn intake_link(number: i64, permalink: Option<&str>) -> String {
     }
 }
 
+/// The card re-rendered for `chat.update` of the request's intake message
+/// (addressed through the placeholders the dispatcher fills).
+pub fn card_update(request: &Request, severities: &Severities) -> Value {
+    let mut card = intake_message(request, severities);
+    card["channel"] = json!(INTAKE_CHANNEL);
+    card["ts"] = json!(INTAKE_TS);
+    card
+}
+
+/// A line in the request's intake thread; `broadcast` also shows it in the channel.
+pub fn thread_reply(text: &str, broadcast: bool) -> Value {
+    let mut reply = json!({"channel": INTAKE_CHANNEL, "thread_ts": INTAKE_TS, "text": text, "unfurl_links": false});
+    if broadcast {
+        reply["reply_broadcast"] = json!(true);
+    }
+    reply
+}
+
 /// `/request help`: the severities with their SLAs and how the process works.
 pub fn help_text(severities: &Severities) -> String {
     let mut text = String::from(

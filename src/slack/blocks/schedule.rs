@@ -35,7 +35,7 @@ pub fn reminder(
     threshold: u32,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
-    clock: Option<ClockKind>,
+    clock: ClockKind,
     calendar: &BusinessCalendar,
 ) -> String {
     let subject = format!("{} '{}'", request.number, escape(&request.title));
@@ -50,7 +50,6 @@ pub fn reminder(
             slack_date(due)
         );
     }
-    let clock = clock.unwrap_or(ClockKind::Wall);
     let left = sla::elapsed(now, due, clock, calendar);
     format!(
         "{subject} — {} SLA due in {} ({}).",
