@@ -37,6 +37,10 @@ pub struct AppState {
     pub triagers: crate::triage_flow::Triagers,
     /// Rung when a reaction event was recorded for processing.
     pub events_wake: Arc<Notify>,
+    /// The `/request` form, rendered once.
+    pub request_form: crate::slack::blocks::RequestForm,
+    /// Which messages reactions may matter on (see `reactions`).
+    pub known_messages: crate::reactions::KnownMessages,
 }
 
 /// Which background parts to run (tests switch the dispatcher off to
@@ -74,7 +78,13 @@ impl AppState {
             settings.bot_token(),
             Duration::from_secs(settings.raw.slack.request_timeout_secs.max(1)),
         )?;
+        let request_form = crate::slack::blocks::RequestForm::new(
+            &settings.severities,
+            settings.default_severity.as_str(),
+            &settings.raw.intake.areas,
+        );
         Ok(Arc::new(AppState {
+            request_form,
             verifier: Verifier::new(settings.signing_secret.expose_secret()),
             settings,
             store,
@@ -83,6 +93,7 @@ impl AppState {
             metrics: crate::telemetry::metrics(),
             triagers: Default::default(),
             events_wake: Arc::new(Notify::new()),
+            known_messages: Default::default(),
         }))
     }
 

@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if dry_run {
                 println!("{}", serde_json::to_string_pretty(&message.payload)?);
             } else {
-                intake::outbox::enqueue(state.store.db(), message, now).await?;
+                intake::outbox::enqueue(state.store.writer(), message, now).await?;
                 deliver(&state).await?;
                 println!("digest posted to {}", state.settings.digest_channel);
             }

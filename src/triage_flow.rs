@@ -238,7 +238,7 @@ pub async fn explain(state: &AppState, reply_to: &ReplyTo, text: &str, now: Date
         payload: json!({"channel": reply_to.channel, "user": reply_to.user, "text": text}),
         on_sent: None,
     };
-    outbox::enqueue(state.store.db(), message, now).await?;
+    outbox::enqueue(state.store.writer(), message, now).await?;
     state.outbox_wake.notify_one();
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::domain::request::{NewRequest, RequestNumber};
 use crate::slack::blocks::{self, lists, triage::StepForm};
 use crate::slack::inbound::{self, CommandIntent, EventEnvelope, Interaction, ParseError};
 use crate::store::{self, StoreError, requests, requests::Origin};
-use crate::submission;
+use crate::{reactions, submission};
 
 /// What the HTTP layer sends back to Slack.
 #[derive(Debug, PartialEq)]
@@ -75,15 +75,10 @@ pub async fn command(state: &AppState, body: &[u8]) -> Reply {
             }
         }
         CommandIntent::OpenForm { title } => {
-            let settings = &state.settings;
-            let modal = blocks::request_modal(
-                &settings.severities,
-                settings.default_severity.as_str(),
-                &settings.raw.intake.areas,
-                &title,
-                &command.channel_id.0,
-            );
-            match state.slack.open_view(&command.trigger_id.0, modal).await {
+            let body = state
+                .request_form
+                .open_body(&command.trigger_id.0, &title, &command.channel_id.0);
+            match state.slack.open_view_body(body).await {
                 Ok(()) => Reply::Ack,
                 Err(e) => {
                     warn!(error = %e, "views.open failed");
@@ -177,16 +172,27 @@ pub async fn event(state: &AppState, body: &[u8]) -> Reply {
         Ok(EventEnvelope::UrlVerification { challenge }) => Reply::Json(json!({"challenge": challenge})),
         Ok(EventEnvelope::EventCallback { event_id, event }) => {
             let kind = event.get("type").and_then(Value::as_str).unwrap_or("unknown");
-            // Reactions are kept and processed after the ack; nothing else
-            // we subscribe to needs work yet.
-            let later = matches!(kind, "reaction_added" | "reaction_removed");
-            let payload = later.then(|| String::from_utf8_lossy(body).into_owned());
-            match store::first_sighting(state.store.db(), &event_id, payload.as_deref(), Utc::now()).await {
+            // Reactions that can matter are kept and processed after the
+            // ack; nothing else we subscribe to needs work yet.
+            if !matches!(kind, "reaction_added" | "reaction_removed") {
+                return Reply::Ack;
+            }
+            match reactions::worth_keeping(state, body).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    info!(
+                        event_id,
+                        kind, "reaction ignored: not on a request, or an emoji that neither escalates nor counts"
+                    );
+                    return Reply::Ack;
+                }
+                Err(e) => return Reply::Unavailable(format!("could not look the message up: {e}")),
+            }
+            let payload = String::from_utf8_lossy(body);
+            match store::first_sighting(state.store.writer(), &event_id, Some(&payload), Utc::now()).await {
                 Ok(true) => {
                     info!(event_id, kind, "event received");
-                    if later {
-                        state.events_wake.notify_one();
-                    }
+                    state.events_wake.notify_one();
                     Reply::Ack
                 }
                 Ok(false) => {

@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use serde_json::Value;
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -45,11 +44,23 @@ pub struct Dispatcher {
     owner: String,
 }
 
-/// What became of one attempt.
-enum Outcome {
-    Sent,
-    Later,
-    Dead,
+/// What became of one claimed message, to be recorded with the round.
+enum Settled {
+    /// Slack took it; for a post to remember, where it went.
+    Sent(Option<(OnSent, String, String)>),
+    /// Slack said 429: not a failed attempt; try again at this instant.
+    Wait(DateTime<Utc>),
+    /// A transient failure, tried again at this instant.
+    Retry(DateTime<Utc>, String),
+    /// Slack refused it for good.
+    Dead(String),
+    /// Not tried: an earlier message of its request must go first.
+    Skipped,
+}
+
+struct Attempt {
+    row: OutboxRow,
+    settled: Settled,
 }
 
 impl Dispatcher {
@@ -82,17 +93,20 @@ impl Dispatcher {
                 }
             }
         }
-        match super::release(self.store.db(), &self.owner).await {
+        match super::release(self.store.writer(), &self.owner).await {
             Ok(released) => info!(released, "outbox dispatcher stopped; leases released"),
             Err(e) => warn!(error = %e, "could not release outbox leases; they expire on their own"),
         }
     }
 
     /// One claim-and-send round; returns how many messages it claimed.
+    /// What became of every attempt is recorded in one transaction at the
+    /// end: one commit per round, not per message, is what lets the outbox
+    /// drain thousands a second on SQLite.
     pub async fn round(&self) -> Result<usize, StoreError> {
         let token = format!("{}:{}", self.owner, uuid::Uuid::new_v4().simple());
         let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::seconds(60));
-        let rows = super::claim_due(self.store.db(), &token, Utc::now(), lease, self.settings.batch_size).await?;
+        let rows = super::claim_due(self.store.writer(), &token, Utc::now(), lease, self.settings.batch_size).await?;
         let claimed = rows.len();
         let mut by_request: BTreeMap<Option<i64>, Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
@@ -100,88 +114,150 @@ impl Dispatcher {
             let key = row.request_id.or(Some(-row.id));
             by_request.entry(key).or_default().push(row);
         }
-        let sends = by_request.into_values().map(|rows| self.send_in_order(rows, &token));
-        futures_util::future::join_all(sends).await;
+        let sends = by_request.into_values().map(|rows| self.send_in_order(rows));
+        let attempts: Vec<Attempt> = futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Err(e) = self.record(&attempts, &token).await {
+            error!(error = %e, "could not record outbox results; the lease will expire and they are retried");
+            return Err(e);
+        }
+        for attempt in &attempts {
+            let method = attempt.row.method.clone();
+            match attempt.settled {
+                Settled::Sent(_) => metrics::counter!("intake_outbox_sent_total", "method" => method).increment(1),
+                Settled::Dead(_) => metrics::counter!("intake_outbox_dead_total", "method" => method).increment(1),
+                Settled::Wait(_) => {
+                    metrics::counter!("intake_outbox_retries_total", "reason" => "rate_limited").increment(1)
+                }
+                Settled::Retry(..) => {
+                    metrics::counter!("intake_outbox_retries_total", "reason" => "transient").increment(1)
+                }
+                Settled::Skipped => {}
+            }
+        }
         Ok(claimed)
     }
 
-    async fn send_in_order(&self, rows: Vec<OutboxRow>, token: &str) {
+    /// Sends one request's messages in order. After a message that must
+    /// be tried again, the rest wait (they are handed back unsent).
+    async fn send_in_order(&self, rows: Vec<OutboxRow>) -> Vec<Attempt> {
+        let mut attempts = Vec::with_capacity(rows.len());
+        // The intake message posted earlier in this round, not yet recorded.
+        let mut intake_message: Option<(String, String)> = None;
+        let mut waiting = false;
         for row in rows {
-            let span = info_span!("outbox", id = row.id, request = row.request_id, method = %row.method);
-            match self.deliver(&row, token).instrument(span).await {
-                Ok(Outcome::Sent | Outcome::Dead) => {}
-                // Later messages of this request wait for this one.
-                Ok(Outcome::Later) => break,
-                Err(e) => {
-                    error!(id = row.id, error = %e, "could not record an outbox result; the lease will expire and it is retried");
-                    break;
-                }
+            if waiting {
+                attempts.push(Attempt {
+                    row,
+                    settled: Settled::Skipped,
+                });
+                continue;
             }
+            let span = info_span!("outbox", id = row.id, request = row.request_id, method = %row.method);
+            let settled = self.attempt(&row, intake_message.as_ref()).instrument(span).await;
+            match &settled {
+                Settled::Sent(Some((OnSent::RecordIntakeMessage, channel, ts))) => {
+                    intake_message = Some((channel.clone(), ts.clone()));
+                }
+                Settled::Wait(_) | Settled::Retry(..) => waiting = true,
+                _ => {}
+            }
+            attempts.push(Attempt { row, settled });
         }
+        attempts
     }
 
-    async fn deliver(&self, row: &OutboxRow, token: &str) -> Result<Outcome, StoreError> {
-        let db = self.store.db();
-        let result = self.send(row).await;
-        match result {
+    async fn attempt(&self, row: &OutboxRow, intake_message: Option<&(String, String)>) -> Settled {
+        match self.send(row, intake_message).await {
             Ok(posted) => {
-                let txn = self.store.write().await?;
-                if let (Some(on_sent), Some(number), Some((channel, ts))) =
-                    (row.on_sent.as_deref().and_then(OnSent::parse), row.request_id, posted)
-                {
-                    let post = match on_sent {
-                        OnSent::RecordIntakeMessage => requests::Post::Intake,
-                        OnSent::RecordOncallMessage => requests::Post::Oncall,
-                    };
-                    requests::set_post(&txn, RequestNumber(number), post, &channel, &ts).await?;
-                }
-                super::mark_sent(&txn, row, token, Utc::now()).await?;
-                txn.commit().await?;
-                metrics::counter!("intake_outbox_sent_total", "method" => row.method.clone()).increment(1);
                 info!(attempts = row.attempts + 1, "sent");
-                Ok(Outcome::Sent)
+                let on_sent = row.on_sent.as_deref().and_then(OnSent::parse);
+                Settled::Sent(
+                    on_sent
+                        .zip(posted)
+                        .map(|(on_sent, (channel, ts))| (on_sent, channel, ts)),
+                )
             }
             Err(CallError::RateLimited(wait)) => {
-                let at = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60));
                 warn!(
                     retry_after_secs = wait.as_secs(),
                     "Slack rate limited this call; waiting as asked"
                 );
-                metrics::counter!("intake_outbox_retries_total", "reason" => "rate_limited").increment(1);
-                super::wait_until(db, row, token, at).await?;
-                Ok(Outcome::Later)
+                Settled::Wait(Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60)))
             }
             Err(CallError::Transient(e)) if (row.attempts + 1) < self.settings.max_attempts as i32 => {
                 let wait = backoff(self.settings.retry_base, row.attempts);
                 warn!(error = %e, attempt = row.attempts + 1, retry_in_ms = wait.as_millis() as u64, "send failed; will retry");
-                metrics::counter!("intake_outbox_retries_total", "reason" => "transient").increment(1);
-                let at = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60));
-                super::retry_at(db, row, token, at, &e).await?;
-                Ok(Outcome::Later)
+                Settled::Retry(
+                    Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60)),
+                    e,
+                )
             }
             Err(e) => {
                 error!(error = %e, attempts = row.attempts + 1,
                     "message is dead: Slack refused it and retrying cannot help (check the channel id, that the bot is in the channel, and the token's scopes)");
-                metrics::counter!("intake_outbox_dead_total", "method" => row.method.clone()).increment(1);
-                super::mark_dead(db, row, token, &e.to_string()).await?;
-                Ok(Outcome::Dead)
+                Settled::Dead(e.to_string())
             }
         }
     }
 
+    /// Records a round's outcomes, and the posts' addresses, in one commit.
+    async fn record(&self, attempts: &[Attempt], token: &str) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let txn = self.store.write().await?;
+        let now = Utc::now();
+        let mut sent = Vec::new();
+        for Attempt { row, settled } in attempts {
+            match settled {
+                Settled::Sent(posted) => {
+                    if let (Some((on_sent, channel, ts)), Some(number)) = (posted, row.request_id) {
+                        let post = match on_sent {
+                            OnSent::RecordIntakeMessage => requests::Post::Intake,
+                            OnSent::RecordOncallMessage => requests::Post::Oncall,
+                        };
+                        requests::set_post(&txn, RequestNumber(number), post, channel, ts).await?;
+                    }
+                    sent.push(row.id);
+                }
+                Settled::Wait(at) => super::wait_until(&txn, row, token, *at).await?,
+                Settled::Retry(at, error) => super::retry_at(&txn, row, token, *at, error).await?,
+                Settled::Dead(error) => super::mark_dead(&txn, row, token, error).await?,
+                Settled::Skipped => super::unclaim(&txn, row, token).await?,
+            }
+        }
+        super::mark_sent(&txn, &sent, token, now).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Sends one message; returns where it was posted, for `chat.postMessage`.
-    async fn send(&self, row: &OutboxRow) -> Result<Option<(String, String)>, CallError> {
+    async fn send(
+        &self,
+        row: &OutboxRow,
+        intake_message: Option<&(String, String)>,
+    ) -> Result<Option<(String, String)>, CallError> {
         let method = Method::parse(&row.method)
             .ok_or_else(|| CallError::Permanent(format!("unknown outbox method {:?}", row.method)))?;
         let mut payload = row.payload.clone();
-        if payload.contains(INTAKE_CHANNEL) || payload.contains(INTAKE_TS) {
-            payload = self.fill_intake_address(row, &payload).await?;
+        let needs_address = payload.contains(INTAKE_CHANNEL) || payload.contains(INTAKE_TS);
+        let needs_link = payload.contains(INTAKE_LINK);
+        if needs_address || needs_link {
+            let message = match intake_message {
+                Some(known) => Some(known.clone()),
+                None => self.intake_message(row).await?,
+            };
+            if needs_address {
+                payload = fill_intake_address(row, &payload, message.as_ref())?;
+            }
+            if needs_link {
+                payload = self.fill_intake_link(row, &payload, message.as_ref()).await?;
+            }
         }
-        if payload.contains(INTAKE_LINK) {
-            payload = self.fill_intake_link(row, &payload).await?;
-        }
-        let payload: Value =
-            serde_json::from_str(&payload).map_err(|e| CallError::Permanent(format!("corrupt outbox payload: {e}")))?;
         match method {
             Method::PostMessage => self.slack.post_message(payload).await.map(|p| Some((p.channel, p.ts))),
             Method::UpdateMessage => self.slack.update_message(payload).await.map(|_| None),
@@ -189,35 +265,30 @@ impl Dispatcher {
         }
     }
 
-    /// Points an update or thread reply at the request's intake message,
-    /// which per-request ordering guarantees was posted (or failed) first.
-    async fn fill_intake_address(&self, row: &OutboxRow, payload: &str) -> Result<String, CallError> {
-        let number = row
-            .request_id
-            .ok_or_else(|| CallError::Permanent("no request for the intake message".into()))?;
-        match requests::intake_message(self.store.db(), RequestNumber(number))
+    /// The request's intake message, as recorded in an earlier round.
+    async fn intake_message(&self, row: &OutboxRow) -> Result<Option<(String, String)>, CallError> {
+        let Some(number) = row.request_id else {
+            return Ok(None);
+        };
+        requests::intake_message(self.store.db(), RequestNumber(number))
             .await
-            .map_err(|e| CallError::Transient(e.to_string()))?
-        {
-            Some((channel, ts)) => Ok(payload.replace(INTAKE_CHANNEL, &channel).replace(INTAKE_TS, &ts)),
-            None => Err(CallError::Permanent(format!(
-                "request #{number} has no intake message (its post failed)"
-            ))),
-        }
+            .map_err(|e| CallError::Transient(e.to_string()))
     }
 
     /// Replaces the intake-link placeholder with a permalink to the request's
     /// intake message. Per-request ordering means the intake post was already
     /// sent (or is dead, in which case the text says where to look instead).
-    async fn fill_intake_link(&self, row: &OutboxRow, payload: &str) -> Result<String, CallError> {
+    async fn fill_intake_link(
+        &self,
+        row: &OutboxRow,
+        payload: &str,
+        message: Option<&(String, String)>,
+    ) -> Result<String, CallError> {
         let Some(number) = row.request_id else {
             return Ok(payload.replace(INTAKE_LINK, ""));
         };
-        let message = requests::intake_message(self.store.db(), RequestNumber(number))
-            .await
-            .map_err(|e| CallError::Transient(e.to_string()))?;
         let permalink = match message {
-            Some((channel, ts)) => match self.slack.permalink(&channel, &ts).await {
+            Some((channel, ts)) => match self.slack.permalink(channel, ts).await {
                 Ok(url) => Some(url),
                 Err(CallError::Permanent(e)) => {
                     warn!(error = %e, "no permalink for the intake message; sending without it");
@@ -230,6 +301,22 @@ impl Dispatcher {
         // The link goes inside JSON strings: encode it as JSON, minus the quotes.
         let link = serde_json::to_string(&intake_link(number, permalink.as_deref())).unwrap_or_default();
         Ok(payload.replace(INTAKE_LINK, link.trim_matches('"')))
+    }
+}
+
+/// Points an update or thread reply at the request's intake message,
+/// which per-request ordering guarantees was posted (or failed) first.
+fn fill_intake_address(
+    row: &OutboxRow,
+    payload: &str,
+    message: Option<&(String, String)>,
+) -> Result<String, CallError> {
+    match (message, row.request_id) {
+        (Some((channel, ts)), _) => Ok(payload.replace(INTAKE_CHANNEL, channel).replace(INTAKE_TS, ts)),
+        (None, Some(number)) => Err(CallError::Permanent(format!(
+            "request #{number} has no intake message (its post failed)"
+        ))),
+        (None, None) => Err(CallError::Permanent("no request for the intake message".into())),
     }
 }
 

@@ -192,23 +192,32 @@ async fn finish(
     Ok(())
 }
 
+/// Marks the messages `ids` (claimed under `token`) sent, in one statement.
 pub async fn mark_sent(
     conn: &impl ConnectionTrait,
-    row: &OutboxRow,
+    ids: &[i64],
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    finish(
-        conn,
-        row,
-        token,
-        vec![
-            (Column::Status, SENT.into()),
-            (Column::SentAt, now.into()),
-            (Column::Attempts, (row.attempts + 1).into()),
-        ],
-    )
-    .await
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::Status, SENT.into())
+        .col_expr(Column::SentAt, now.into())
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::LeaseOwner.eq(token))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Hands back a claimed message that was not tried, unchanged.
+pub async fn unclaim(conn: &impl ConnectionTrait, row: &OutboxRow, token: &str) -> Result<(), StoreError> {
+    finish(conn, row, token, Vec::new()).await
 }
 
 /// A failed attempt that may succeed later: counted, and tried again at `at`.

@@ -47,7 +47,7 @@ pub async fn run_due(state: &AppState, at: DateTime<Utc>, dry_run: bool) -> Resu
     daily_digest(state, at, dry_run, &mut report).await?;
     if !dry_run {
         // Slack retries within minutes; a week of event ids is plenty.
-        crate::store::events::forget_before(state.store.db(), at - chrono::TimeDelta::days(7)).await?;
+        crate::store::events::forget_before(state.store.writer(), at - chrono::TimeDelta::days(7)).await?;
     }
     if !dry_run && !report.lines.is_empty() {
         state.outbox_wake.notify_one();
@@ -80,7 +80,7 @@ async fn sla_reminders(
         let kind = reminders::running_sla(request.state);
         let (Some(severity), Some(kind)) = (severity, kind) else {
             if !dry_run {
-                due::set_reminded(db, &request, stage, None).await?;
+                due::set_reminded(state.store.writer(), &request, stage, None).await?;
             }
             continue;
         };
@@ -240,7 +240,7 @@ async fn daily_digest(
     let message = digest_message(state, key, since, at).await?;
     report.message(&message);
     if !dry_run {
-        outbox::enqueue(state.store.db(), message, at).await?;
+        outbox::enqueue(state.store.writer(), message, at).await?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The Slack Web API, through slack-morphism's client.
-//!
-//! One client (one connection pool) for the whole process. Every call is
+//! The Slack Web API. Messages and views we render ourselves go out as JSON
+//! through one pooled hyper client; look-ups (permalinks, user groups) go
+//! through slack-morphism's typed client. Every call is
 //! bounded by a timeout, and every failure is classified once, here, into
 //! what the outbox should do about it: retry later, wait as Slack asked, or
 //! give up because retrying cannot help.
@@ -90,10 +90,8 @@ pub struct SlackApi {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
     timeout: Duration,
-    /// `views.open` goes out through the plain pooled client: Slack answers
-    /// it with the whole view, and decoding that into slack-morphism's typed
-    /// model only to drop it was most of the `/request` path's cost
-    /// (BENCHMARKS.md).
+    /// `views.open` and the outbox's messages go out through the plain
+    /// pooled client (see [`SlackApi::post_json`]).
     raw: Arc<RawClient>,
 }
 
@@ -103,23 +101,51 @@ struct RawClient {
     authorization: HeaderValue,
 }
 
+/// Whether a Web API answer begins `{"ok":true` (whitespace allowed).
+/// Slack puts `ok` first, and `views.open` echoes the whole view after it:
+/// checking the start spares parsing kilobytes nobody reads (it was 6 % of
+/// the `/request` path's CPU). Anything else is parsed in full.
+fn starts_ok_true(body: &[u8]) -> bool {
+    let mut rest = body;
+    for token in [&b"{"[..], b"\"ok\"", b":", b"true"] {
+        match rest.trim_ascii_start().strip_prefix(token) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    matches!(rest.trim_ascii_start().first(), Some(b',' | b'}'))
+}
+
 /// The envelope of every Web API answer.
 #[derive(serde::Deserialize)]
 struct Envelope {
     ok: bool,
     error: Option<String>,
+    /// Why Slack refused a payload (`invalid_blocks` and the like).
+    response_metadata: Option<ResponseMetadata>,
+}
+
+#[derive(serde::Deserialize)]
+struct ResponseMetadata {
+    #[serde(default)]
+    messages: Vec<String>,
 }
 
 impl SlackApi {
     /// `api_url` without a trailing slash; plain http is allowed so tests
     /// can point it at a fake Slack on 127.0.0.1.
     pub fn new(api_url: &str, bot_token: &str, timeout: Duration) -> std::io::Result<Self> {
+        let mut tcp = HttpConnector::new();
+        // hyper-rustls's default leaves Nagle on; small JSON calls should
+        // not wait for an ACK. `enforce_http(false)` lets https through.
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .build();
+            .wrap_connector(tcp);
         let raw = RawClient {
             http: Client::builder(TokioExecutor::new()).build(https.clone()),
             api_url: api_url.to_string(),
@@ -157,15 +183,58 @@ impl SlackApi {
 
     /// `views.open` with a modal rendered by `slack::blocks`.
     pub async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), CallError> {
-        let body = serde_json::to_vec(&serde_json::json!({"trigger_id": trigger_id, "view": view}))
-            .map_err(|e| CallError::Permanent(format!("bad view: {e}")))?;
-        let request = hyper::Request::post(format!("{}/views.open", self.raw.api_url))
+        let body = serde_json::json!({"trigger_id": trigger_id, "view": view}).to_string();
+        self.open_view_body(body).await
+    }
+
+    /// `views.open` with its whole body already rendered (the `/request`
+    /// form, see `blocks::RequestForm`). Slack waits 3 s for the ack: past
+    /// that the answer helps nobody.
+    pub async fn open_view_body(&self, body: String) -> Result<(), CallError> {
+        let limit = self.timeout.min(INTERACTIVE_LIMIT);
+        self.post_json("views.open", body, limit).await.map(|_| ())
+    }
+
+    /// `chat.postMessage`: `message` is the JSON body (`channel`, `text`,
+    /// `blocks`, …); `channel` may be a channel id, a `#name` or a user id
+    /// (the app's DM). Returns where it was posted.
+    pub async fn post_message(&self, message: String) -> Result<Posted, CallError> {
+        let answer = self.post_json("chat.postMessage", message, self.timeout).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            channel: String,
+            ts: String,
+        }
+        // Slack did post it: an answer we cannot read must not make it retry.
+        let Answer { channel, ts } = serde_json::from_slice(&answer)
+            .map_err(|e| CallError::Permanent(format!("unreadable chat.postMessage answer: {e}")))?;
+        Ok(Posted { channel, ts })
+    }
+
+    /// `chat.update` of a message posted earlier; `message` is the JSON body.
+    pub async fn update_message(&self, message: String) -> Result<(), CallError> {
+        self.post_json("chat.update", message, self.timeout).await.map(|_| ())
+    }
+
+    /// `chat.postEphemeral`: visible only to `user` in `channel`.
+    pub async fn post_ephemeral(&self, message: String) -> Result<(), CallError> {
+        self.post_json("chat.postEphemeral", message, self.timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// POSTs a JSON body we rendered to a Web API method, through the shared
+    /// pool, and classifies the outcome; returns the answer's bytes when
+    /// Slack said `ok`. The outbox's messages and `views.open` go this way:
+    /// our payloads are JSON already, and a round trip through
+    /// slack-morphism's typed models (parse, re-serialise, decode the echoed
+    /// answer) was most of the send path's cost (BENCHMARKS.md).
+    async fn post_json(&self, method: &str, body: String, limit: Duration) -> Result<Bytes, CallError> {
+        let request = hyper::Request::post(format!("{}/{method}", self.raw.api_url))
             .header(AUTHORIZATION, self.raw.authorization.clone())
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| CallError::Permanent(format!("bad request: {e}")))?;
-        // Slack waits 3 s for the ack: past that the answer helps nobody.
-        let limit = self.timeout.min(INTERACTIVE_LIMIT);
         let exchange = async {
             let response = self
                 .raw
@@ -202,45 +271,33 @@ impl SlackApi {
         if status.is_server_error() {
             return Err(CallError::Transient(format!("HTTP {status}")));
         }
+        if starts_ok_true(&body) {
+            return Ok(body);
+        }
         match serde_json::from_slice::<Envelope>(&body) {
-            Ok(Envelope { ok: true, .. }) => Ok(()),
+            Ok(Envelope { ok: true, .. }) => Ok(body),
             Ok(Envelope { error: Some(code), .. }) if TRANSIENT_CODES.contains(&code.as_str()) => {
                 Err(CallError::Transient(code))
             }
-            Ok(Envelope { error, .. }) => Err(CallError::Permanent(error.unwrap_or_else(|| format!("HTTP {status}")))),
+            Ok(Envelope {
+                error,
+                response_metadata,
+                ..
+            }) => {
+                let code = error.unwrap_or_else(|| format!("HTTP {status}"));
+                let detail = response_metadata
+                    .map(|m| m.messages)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| format!(" ({})", m.join("; ")))
+                    .unwrap_or_default();
+                Err(CallError::Permanent(format!("{code}{detail}")))
+            }
+            // The call may have taken effect but its answer is unreadable:
+            // retrying could post twice, so it is not retried.
             Err(_) => Err(CallError::Permanent(format!(
                 "unreadable answer from Slack (HTTP {status})"
             ))),
         }
-    }
-
-    /// `chat.postMessage`: `message` holds `text`, `blocks`, … ; `channel`
-    /// may be a channel id, a `#name` or a user id (the app's DM).
-    pub async fn post_message(&self, message: Value) -> Result<Posted, CallError> {
-        let request: SlackApiChatPostMessageRequest =
-            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad message: {e}")))?;
-        let session = self.client.open_session(&self.token);
-        let posted = self.call(session.chat_post_message(&request)).await?;
-        Ok(Posted {
-            channel: posted.channel.0,
-            ts: posted.ts.0,
-        })
-    }
-
-    /// `chat.update` of a message posted earlier.
-    pub async fn update_message(&self, message: Value) -> Result<(), CallError> {
-        let request: SlackApiChatUpdateRequest =
-            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad update: {e}")))?;
-        let session = self.client.open_session(&self.token);
-        self.call(session.chat_update(&request)).await.map(|_| ())
-    }
-
-    /// `chat.postEphemeral`: visible only to `user` in `channel`.
-    pub async fn post_ephemeral(&self, message: Value) -> Result<(), CallError> {
-        let request: SlackApiChatPostEphemeralRequest =
-            serde_json::from_value(message).map_err(|e| CallError::Permanent(format!("bad ephemeral: {e}")))?;
-        let session = self.client.open_session(&self.token);
-        self.call(session.chat_post_ephemeral(&request)).await.map(|_| ())
     }
 
     /// `chat.getPermalink` for a posted message.
@@ -260,5 +317,25 @@ impl SlackApi {
             .call_within(self.timeout.min(LOOKUP_LIMIT), session.usergroups_users_list(&request))
             .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_answer_that_starts_ok_true_skips_parsing() {
+        assert!(starts_ok_true(br#"{"ok":true,"view":{"id":"V1"}}"#));
+        assert!(starts_ok_true(b" {\n \"ok\" : true }"));
+        for other in [
+            &br#"{"ok":false,"error":"expired_trigger_id"}"#[..],
+            br#"{"ok":truex}"#,
+            br#"{"error":"x","ok":true}"#,
+            br#"{"ok":"true"}"#,
+            b"",
+        ] {
+            assert!(!starts_ok_true(other), "{}", String::from_utf8_lossy(other));
+        }
     }
 }

@@ -8,7 +8,10 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use super::StoreError;
 use super::entities::slack_event_seen::{self, Column};
 
-/// Claims up to `limit` unprocessed events until `now + lease`: `(id, payload)`.
+/// Claims up to `limit` unprocessed events until `now + lease`, oldest
+/// first: `(id, payload)`. Two statements whatever the batch size; the
+/// conditional update returns only what this caller won, so two workers
+/// never process the same event.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -20,33 +23,42 @@ pub async fn claim(
             .add(Column::ClaimedUntil.is_null())
             .add(Column::ClaimedUntil.lt(now))
     };
-    let candidates = slack_event_seen::Entity::find()
+    let candidates: Vec<String> = slack_event_seen::Entity::find()
+        .select_only()
+        .column(Column::EventId)
         .filter(Column::ProcessedAt.is_null())
         .filter(free())
         .order_by_asc(Column::SeenAt)
         .limit(limit)
+        .into_tuple()
         .all(conn)
         .await?;
-    let mut claimed = Vec::new();
-    for event in candidates {
-        let result = slack_event_seen::Entity::update_many()
-            .col_expr(Column::ClaimedUntil, (now + lease).into())
-            .filter(Column::EventId.eq(event.event_id.as_str()))
-            .filter(Column::ProcessedAt.is_null())
-            .filter(free())
-            .exec(conn)
-            .await?;
-        if result.rows_affected == 1 {
-            claimed.push((event.event_id, event.payload.unwrap_or_default()));
-        }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(claimed)
+    let mut claimed = slack_event_seen::Entity::update_many()
+        .col_expr(Column::ClaimedUntil, (now + lease).into())
+        .filter(Column::EventId.is_in(candidates))
+        .filter(Column::ProcessedAt.is_null())
+        .filter(free())
+        .exec_with_returning(conn)
+        .await?;
+    claimed.sort_by(|a, b| (a.seen_at, &a.event_id).cmp(&(b.seen_at, &b.event_id)));
+    Ok(claimed
+        .into_iter()
+        .map(|event| (event.event_id, event.payload.unwrap_or_default()))
+        .collect())
 }
 
-pub async fn mark_processed(conn: &impl ConnectionTrait, event_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Marks events processed, in one statement.
+pub async fn mark_processed(
+    conn: &impl ConnectionTrait,
+    event_ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     slack_event_seen::Entity::update_many()
         .col_expr(Column::ProcessedAt, now.into())
-        .filter(Column::EventId.eq(event_id))
+        .filter(Column::EventId.is_in(event_ids.iter().copied()))
         .exec(conn)
         .await?;
     Ok(())

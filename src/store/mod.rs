@@ -3,6 +3,13 @@
 //! SQLite (WAL, busy timeout) is the embedded default; PostgreSQL runs the
 //! same code. Functions that must commit together take any
 //! [`ConnectionTrait`], so the caller passes its open transaction.
+//!
+//! Reads go through [`Store::db`], writes through [`Store::writer`] (or a
+//! [`Store::write`] transaction). On SQLite the writer is one connection:
+//! SQLite lets one writer in at a time anyway, and writers queueing for that
+//! connection in the pool wait in order, where writers racing for the file
+//! lock back off in SQLite's busy handler, sleeping up to 100 ms a try (it
+//! made `view_submission`'s p99 250 ms under load; BENCHMARKS.md).
 
 pub mod due;
 pub mod entities;
@@ -33,33 +40,51 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The same pool as `db` except on SQLite (see the module doc).
+    writer: DatabaseConnection,
 }
 
 impl Store {
-    /// Opens the pool. SQLite gets WAL (readers never wait for the writer),
+    /// Opens the pools. SQLite gets WAL (readers never wait for the writer),
     /// `synchronous = NORMAL` (durable at each WAL checkpoint, the usual
-    /// pairing with WAL) and a busy timeout so concurrent writers queue.
+    /// pairing with WAL), in-memory temp storage and a busy timeout.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let db = Self::pool(url, max_connections).await?;
+        let file_backed = !(url.contains(":memory:") || url.contains("mode=memory"));
+        let writer = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite if file_backed => Self::pool(url, 1).await?,
+            _ => db.clone(),
+        };
+        Ok(Self { db, writer })
+    }
+
+    async fn pool(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
         let mut options = ConnectOptions::new(url.to_string());
         options
             .max_connections(max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // A ping before every checkout doubles the round trips of a
+            // one-statement query; only a connection idle a while (which a
+            // database restart may have broken) is tested first.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    // Statement journals and sort b-trees stay in memory:
+                    // on disk each was a temp file created and deleted,
+                    // ~100 a second under load (seen with strace).
+                    .pragma("temp_store", "memory")
             });
-        Ok(Self {
-            db: Database::connect(options).await?,
-        })
+        Ok(Database::connect(options).await?)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(&self.writer, None).await?;
         self.optimize().await;
         Ok(())
     }
@@ -68,7 +93,7 @@ impl Store {
     /// SQLite's advice for long-lived connections). No-op elsewhere.
     pub async fn optimize(&self) {
         if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let _ = self.db.execute_unprepared("PRAGMA optimize=0x10002").await;
+            let _ = self.writer.execute_unprepared("PRAGMA optimize=0x10002").await;
         }
     }
 
@@ -87,16 +112,25 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok(self.writer.begin_with_options(options).await?)
     }
 
+    /// For reads. Several at once; on SQLite they never wait for the writer.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// For a single write outside a [`Store::write`] transaction. Never
+    /// call it while holding such a transaction: on SQLite that waits for
+    /// the very connection the transaction holds.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 
     pub async fn close(self) {
         self.optimize().await;
         let _ = self.db.close().await;
+        let _ = self.writer.close().await;
     }
 }
 

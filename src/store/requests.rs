@@ -1,7 +1,7 @@
 //! Requests and their append-only event log.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::StoreError;
 use super::entities::{request, request_event};
@@ -27,15 +27,6 @@ pub async fn insert_new(
     next_reminder_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<Request>, StoreError> {
-    if let Some(view_id) = &origin.view_id {
-        let existing = request::Entity::find()
-            .filter(request::Column::ViewId.eq(view_id.as_str()))
-            .one(conn)
-            .await?;
-        if existing.is_some() {
-            return Ok(None);
-        }
-    }
     let row = request::ActiveModel {
         kind: Set(new.kind.as_str().to_string()),
         title: Set(new.title.as_str().to_string()),
@@ -64,9 +55,13 @@ pub async fn insert_new(
     let inserted = request::Entity::insert(row)
         .on_conflict_do_nothing_on([request::Column::ViewId])
         .exec_with_returning(conn)
-        .await?;
-    let sea_orm::TryInsertResult::Inserted(model) = inserted else {
-        return Ok(None);
+        .await;
+    let model = match inserted {
+        Ok(sea_orm::TryInsertResult::Inserted(model)) => model,
+        Ok(_) => return Ok(None),
+        // `RETURNING` yields no row when the conflict skipped the insert.
+        Err(sea_orm::DbErr::RecordNotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let request = to_domain(model)?;
     append_event(
@@ -259,7 +254,6 @@ async fn open_requests(
     query: sea_orm::Select<request::Entity>,
     limit: u64,
 ) -> Result<Vec<Request>, StoreError> {
-    use sea_orm::QuerySelect;
     const FINISHED: [&str; 2] = ["rejected", "closed"];
     query
         .filter(request::Column::State.is_not_in(FINISHED))
@@ -284,12 +278,19 @@ pub async fn history(
         .await?)
 }
 
-/// The request whose intake or on-call message is `channel`/`ts`.
-pub async fn find_by_message(
-    conn: &impl ConnectionTrait,
-    channel: &str,
-    ts: &str,
-) -> Result<Option<Request>, StoreError> {
+/// Is `channel`/`ts` a request's intake or on-call message?
+pub async fn is_request_message(conn: &impl ConnectionTrait, channel: &str, ts: &str) -> Result<bool, StoreError> {
+    Ok(request::Entity::find()
+        .select_only()
+        .column(request::Column::Id)
+        .filter(message_is(channel, ts))
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+fn message_is(channel: &str, ts: &str) -> sea_orm::Condition {
     use sea_orm::Condition;
     let intake = Condition::all()
         .add(request::Column::IntakeChannel.eq(channel))
@@ -297,8 +298,17 @@ pub async fn find_by_message(
     let oncall = Condition::all()
         .add(request::Column::OncallChannel.eq(channel))
         .add(request::Column::OncallTs.eq(ts));
+    Condition::any().add(intake).add(oncall)
+}
+
+/// The request whose intake or on-call message is `channel`/`ts`.
+pub async fn find_by_message(
+    conn: &impl ConnectionTrait,
+    channel: &str,
+    ts: &str,
+) -> Result<Option<Request>, StoreError> {
     request::Entity::find()
-        .filter(Condition::any().add(intake).add(oncall))
+        .filter(message_is(channel, ts))
         .one(conn)
         .await?
         .map(to_domain)

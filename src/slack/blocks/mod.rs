@@ -27,11 +27,13 @@ pub const INTAKE_CHANNEL: &str = "<intake:channel>";
 pub const INTAKE_TS: &str = "<intake:ts>";
 
 mod card;
+mod form;
 pub mod lists;
 pub mod schedule;
 pub mod triage;
 
 pub use card::intake_message;
+pub use form::RequestForm;
 
 /// Escapes the three characters mrkdwn treats as control characters.
 pub fn escape(text: &str) -> String {
@@ -152,7 +154,7 @@ pub fn request_modal(
         "type": "plain_text_input", "action_id": "title_input", "max_length": TITLE_MAX,
         "placeholder": plain("One line summary"),
     });
-    let prefill: String = title.trim().chars().take(TITLE_MAX).collect();
+    let prefill = title_prefill(title);
     if !prefill.is_empty() {
         title_input["initial_value"] = json!(prefill);
     }
@@ -176,7 +178,7 @@ pub fn request_modal(
         "title": plain("New request"),
         "submit": plain("Submit"),
         "close": plain("Cancel"),
-        "private_metadata": json!({"channel_id": source_channel}).to_string(),
+        "private_metadata": form_metadata(source_channel),
         "blocks": [
             {"type": "input", "block_id": "type", "label": plain("Type"),
              "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
@@ -191,6 +193,17 @@ pub fn request_modal(
              "hint": plain("Ticket, dashboard or screenshot URL")},
         ],
     })
+}
+
+/// What `/request <words>` pre-fills as the title: trimmed, at most the
+/// title's length.
+fn title_prefill(title: &str) -> String {
+    title.trim().chars().take(TITLE_MAX).collect()
+}
+
+/// The form's `private_metadata`: where `/request` was typed.
+fn form_metadata(source_channel: &str) -> String {
+    json!({"channel_id": source_channel}).to_string()
 }
 
 /// `{"response_action":"errors","errors":{block_id: message}}`
