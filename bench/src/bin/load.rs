@@ -1,9 +1,9 @@
 //! HTTP load benchmark: intake side by side with a floor, in one run.
 //!
-//! Starts a fast fake Slack Web API and a *floor* handler (hyper + tokio:
-//! verify the Slack signature, one pooled `views.open`, 200) in-process,
-//! spawns `target/release/intake serve` on a fresh SQLite file against the
-//! fake, then drives both with correctly signed requests at concurrency 1,
+//! Starts a fast fake Slack Web API in-process, a *floor* handler (hyper +
+//! tokio: verify the Slack signature, one pooled `views.open`, 200) as a
+//! child process, and `target/release/intake serve` as another child on a
+//! fresh SQLite file against the fake, then drives both with correctly signed requests at concurrency 1,
 //! 16 and 64 and prints a Markdown table: req/s, intake's ratio to the
 //! floor, p50/p99 and errors; plus cold start, idle RSS, and correctness
 //! checks (every submission posted once, nothing lost or duplicated).
@@ -59,7 +59,7 @@ struct Bench {
     seq: Arc<AtomicU64>,
     duration: Duration,
     fake: FakeSlack,
-    floor: String,
+    floor: floor::FloorProcess,
     intake: Intake,
     /// A read connection to intake's SQLite file, to check what it stored.
     store: DatabaseConnection,
@@ -104,7 +104,7 @@ impl Bench {
         concurrencies: &[usize],
         with_floor: bool,
     ) -> Vec<(Row, u64)> {
-        let floor_load = self.load(&self.floor, path, content_type, &body);
+        let floor_load = self.load(&self.floor.base, path, content_type, &body);
         let intake_load = self.load(&self.intake.base, path, content_type, &body);
         let mut rows = Vec::new();
         for &concurrency in concurrencies {
@@ -306,22 +306,15 @@ async fn known_reactions(bench: &mut Bench) -> Vec<Row> {
 
 /// d + e. `/request` modal submissions, then the outbox drain: every
 /// accepted submission must be posted once to the intake channel and once
-/// as a receipt DM, nothing twice.
-async fn submissions(bench: &mut Bench) -> Vec<Row> {
+/// as a receipt DM, nothing twice. `database` names the store in the notes.
+async fn submissions(bench: &mut Bench, case: &'static str, database: &str) -> Vec<Row> {
     let (intake_before, receipts_before, dups_before) = {
         let posts = bench.fake.posts();
         (posts.intake, posts.receipts, posts.duplicates)
     };
     bench.fake.reset_window();
     let mut runs = bench
-        .case(
-            "`view_submission` (/request modal)",
-            "/slack/interactions",
-            FORM,
-            bodies::submission(),
-            &[16],
-            false,
-        )
+        .case(case, "/slack/interactions", FORM, bodies::submission(), &[16], false)
         .await;
     let load_ended = Instant::now();
     let (row, _) = runs.pop().expect("one run at c=16");
@@ -345,29 +338,95 @@ async fn submissions(bench: &mut Bench) -> Vec<Row> {
     let tail = last.map_or(Duration::ZERO, |last| last.saturating_duration_since(load_ended));
     let lost = (2 * accepted).saturating_sub(intake_posts + receipts);
     bench.notes.push(format!(
-        "view_submission: accepted {accepted} ({} answered with field errors); \
+        "view_submission on {database}: accepted {accepted} ({} answered with field errors); \
          accounted: intake posts {intake_posts}/{accepted}, receipt DMs {receipts}/{accepted}",
         row.intake.ok_with_body
     ));
     bench.notes.push(format!(
-        "outbox drain: {count} `chat.postMessage` at {:.0} msg/s (first to last post, during and after the load); \
+        "outbox drain on {database}: {count} `chat.postMessage` at {:.0} msg/s (first to last post, during and after the load); \
          last post {:.0} ms after the load ended; lost {lost}, duplicates {duplicates}",
         count as f64 / span.as_secs_f64().max(1e-9),
         tail.as_secs_f64() * 1e3
     ));
     bench.check(
         intake_posts == accepted && receipts == accepted,
-        format!("submissions: {intake_posts} intake posts and {receipts} receipts for {accepted} accepted"),
+        format!(
+            "submissions on {database}: {intake_posts} intake posts and {receipts} receipts for {accepted} accepted"
+        ),
     );
     bench.check(
         row.intake.ok_with_body == 0,
-        format!("submissions: {} refused by validation", row.intake.ok_with_body),
+        format!(
+            "submissions on {database}: {} refused by validation",
+            row.intake.ok_with_body
+        ),
     );
     bench.check(
         lost == 0 && duplicates == 0,
-        format!("outbox: lost {lost}, duplicates {duplicates}"),
+        format!("outbox on {database}: lost {lost}, duplicates {duplicates}"),
     );
     vec![row]
+}
+
+/// How many messages the drain case queues.
+const DRAIN_MESSAGES: u64 = 20_000;
+const DRAIN_CHANNEL: &str = "C0DRAIN01";
+
+/// e. The dispatcher alone: intake is stopped, 20,000 `chat.postMessage`
+/// rows are queued straight into its outbox, and intake is started again.
+/// The rate is posts over the span from its first to its last post; every
+/// message must arrive exactly once.
+async fn outbox_drain(bench: &mut Bench) {
+    use sea_orm::TransactionTrait;
+    bench.intake.halt();
+    let txn = bench.store.begin().await.expect("a transaction on intake's database");
+    let now = chrono::Utc::now();
+    for n in 0..DRAIN_MESSAGES {
+        let message = intake::outbox::OutboundMessage {
+            request: None,
+            dedupe_key: format!("bench-drain:{n}"),
+            method: intake::outbox::Method::PostMessage,
+            payload: serde_json::json!({"channel": DRAIN_CHANNEL, "text": format!("Drain message {n}")}),
+            on_sent: None,
+        };
+        intake::outbox::enqueue(&txn, message, now)
+            .await
+            .expect("queue a message");
+    }
+    txn.commit().await.expect("commit the queued messages");
+    let dups_before = bench.fake.posts().duplicates;
+    bench.fake.reset_window();
+    bench.intake.start_again(&bench.client).await;
+    let started = Instant::now();
+    let drained = loop {
+        let count = bench.fake.posts().window_count;
+        if count >= DRAIN_MESSAGES || started.elapsed() > EVENTS_BOUND {
+            break count;
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await; // catch any extra post
+    let (count, duplicates, span) = {
+        let posts = bench.fake.posts();
+        let span = match (posts.window_first, posts.window_last) {
+            (Some(first), Some(last)) => last.duration_since(first),
+            _ => Duration::ZERO,
+        };
+        (posts.window_count, posts.duplicates - dups_before, span)
+    };
+    let pending = intake::outbox::counts(&bench.store)
+        .await
+        .map(|(p, _, _)| p)
+        .unwrap_or(u64::MAX);
+    bench.notes.push(format!(
+        "outbox drain (dispatcher alone, {DRAIN_MESSAGES} queued `chat.postMessage`, SQLite): {count} posted at {:.0} msg/s \
+         (first to last post); still pending {pending}; duplicates {duplicates}",
+        count as f64 / span.as_secs_f64().max(1e-9)
+    ));
+    bench.check(
+        drained == DRAIN_MESSAGES && count == DRAIN_MESSAGES && duplicates == 0 && pending == 0,
+        format!("outbox drain: {count} of {DRAIN_MESSAGES} posted, {duplicates} duplicates, {pending} pending"),
+    );
 }
 
 fn print_report(bench: &Bench, rows: &[Row], cold_start: Duration, idle_rss: Option<f64>, peak_rss: Option<f64>) {
@@ -400,13 +459,53 @@ fn print_report(bench: &Bench, rows: &[Row], cold_start: Duration, idle_rss: Opt
     }
 }
 
+/// The cases to run: all, or those named by `--only a,b`
+/// (commands, unknown, known, submissions).
+fn wanted() -> impl Fn(&str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").map(|i| {
+        args.get(i + 1)
+            .map_or(Vec::new(), |v| v.split(',').map(str::to_owned).collect())
+    });
+    move |case| only.as_ref().is_none_or(|only| only.iter().any(|o| o == case))
+}
+
+/// `DATABASE_URL`, when it names a PostgreSQL server: the submissions case
+/// then runs a second time, on a fresh database there.
+fn postgres_server() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+}
+
+/// Creates an empty database on the server `url` points at; returns its URL.
+async fn fresh_postgres_database(url: &str) -> (DatabaseConnection, String, String) {
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(url).await.expect("connect to DATABASE_URL");
+    let name = format!("intake_bench_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the bench database");
+    let base = url.rsplit_once('/').map_or(url, |(server, _)| server);
+    (admin, format!("{base}/{name}"), name)
+}
+
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, api_url] = args.as_slice()
+        && flag == floor::SERVE_FLAG
+    {
+        floor::serve_until_parent_exits(SECRET, api_url).await;
+        return;
+    }
     let duration = Duration::from_secs(seconds_arg());
+    let wanted = wanted();
     let fake = FakeSlack::start(bodies::sample("web-api/views.open.ok.json"), INTAKE_CHANNEL).await;
-    let floor = floor::start(SECRET, &fake.api_url()).await;
+    let floor = floor::FloorProcess::start(&fake.api_url());
     let client = generator::http_client();
-    let intake = Intake::start(&client, SECRET, &fake.api_url(), INTAKE_CHANNEL).await;
+    let intake = Intake::start(&client, SECRET, &fake.api_url(), INTAKE_CHANNEL, None).await;
     let cold_start = intake.cold_start;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = intake.memory_mib("VmRSS:");
@@ -424,14 +523,46 @@ async fn main() {
         failures: Vec::new(),
         notes: Vec::new(),
     };
-    let mut rows = slash_commands(&mut bench).await;
-    rows.extend(unknown_reactions(&mut bench).await);
-    rows.extend(known_reactions(&mut bench).await);
-    rows.extend(submissions(&mut bench).await);
+    let mut rows = Vec::new();
+    if wanted("commands") {
+        rows.extend(slash_commands(&mut bench).await);
+    }
+    if wanted("unknown") {
+        rows.extend(unknown_reactions(&mut bench).await);
+    }
+    if wanted("known") {
+        rows.extend(known_reactions(&mut bench).await);
+    }
+    if wanted("submissions") {
+        let case = "`view_submission` (/request modal), SQLite";
+        rows.extend(submissions(&mut bench, case, "SQLite").await);
+    }
+    if wanted("drain") {
+        outbox_drain(&mut bench).await;
+    }
     let peak_rss = bench.intake.memory_mib("VmHWM:");
+    let mut postgres = None;
+    if let Some(server) = postgres_server().filter(|_| wanted("submissions")) {
+        let (admin, url, name) = fresh_postgres_database(&server).await;
+        let on_postgres = Intake::start(&bench.client, SECRET, &bench.fake.api_url(), INTAKE_CHANNEL, Some(url)).await;
+        std::mem::replace(&mut bench.intake, on_postgres).stop();
+        bench.store = sea_orm::Database::connect(bench.intake.database.as_str())
+            .await
+            .expect("open intake's PostgreSQL database for reading");
+        let case = "`view_submission` (/request modal), PostgreSQL";
+        rows.extend(submissions(&mut bench, case, "PostgreSQL").await);
+        postgres = Some((admin, name));
+    }
     print_report(&bench, &rows, cold_start, idle_rss, peak_rss);
     let failed = !bench.failures.is_empty();
     bench.intake.stop();
+    if let Some((admin, name)) = postgres {
+        use sea_orm::ConnectionTrait;
+        let _ = bench.store.close().await;
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
     if failed {
         std::process::exit(1);
     }

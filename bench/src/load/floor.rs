@@ -2,6 +2,10 @@
 //! verifies the Slack signature and timestamp, makes one pooled Web API
 //! call (`views.open`) to the fake Slack and answers 200 with no body.
 //! Intake's throughput is reported as a ratio to this.
+//!
+//! It runs as its own process (the load binary started again with
+//! `--serve-floor`), like intake, so both pay the same process boundary
+//! and neither shares the load generator's runtime.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,8 +27,8 @@ struct Floor {
     client: HttpClient,
 }
 
-/// Starts the floor on 127.0.0.1:0; returns its base URL.
-pub async fn start(secret: &str, slack_api_url: &str) -> String {
+/// Serves the floor on 127.0.0.1:0; returns its base URL.
+pub async fn serve(secret: &str, slack_api_url: &str) -> String {
     let views_open = format!("{slack_api_url}views.open")
         .parse()
         .expect("the fake Slack URL is a valid URI");
@@ -68,4 +72,56 @@ fn status(code: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = code;
     response
+}
+
+/// The floor as a child process: this binary again, with `--serve-floor`.
+pub struct FloorProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+/// The flag that makes the load binary serve the floor instead.
+pub const SERVE_FLAG: &str = "--serve-floor";
+
+impl FloorProcess {
+    /// Starts the floor process and reads the base URL it prints.
+    pub fn start(slack_api_url: &str) -> FloorProcess {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().expect("the path of the running bench binary");
+        let mut child = Command::new(exe)
+            .arg(SERVE_FLAG)
+            .arg(slack_api_url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the floor process");
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the floor's address");
+        assert!(line.starts_with("http://"), "the floor printed {line:?}, not its URL");
+        FloorProcess {
+            child,
+            base: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for FloorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side: serve, print the URL, and exit when the parent closes
+/// our stdin (it ended or died), so no floor outlives its run.
+pub async fn serve_until_parent_exits(secret: &str, slack_api_url: &str) {
+    use tokio::io::AsyncReadExt;
+    let base = serve(secret, slack_api_url).await;
+    println!("{base}");
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
 }

@@ -1,5 +1,5 @@
 //! `intake serve` as a child process: the release binary beside this one,
-//! on a fresh SQLite file, pointed at the fake Slack.
+//! on a fresh SQLite file (or a given database), pointed at the fake Slack.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -20,12 +20,22 @@ const STOP_BOUND: Duration = Duration::from_secs(15);
 pub struct Intake {
     child: Child,
     pub base: String,
-    /// The SQLite URL intake stores into (the bench reads it to check counts).
+    /// The database URL intake stores into (the bench reads it to check counts).
     pub database: String,
     /// From spawn to the first `GET /readyz` 200.
     pub cold_start: Duration,
     log: PathBuf,
+    launch: Launch,
+    bind: String,
     _dir: tempfile::TempDir,
+}
+
+/// What `intake serve` is started with, kept for a restart.
+#[derive(Clone)]
+struct Launch {
+    secret: String,
+    slack_api_url: String,
+    intake_channel: String,
 }
 
 /// `target/release/intake`, beside the running bench binary.
@@ -43,43 +53,85 @@ fn binary() -> PathBuf {
     path
 }
 
+/// `intake serve` on `database`, listening on `bind`, logging to `log`.
+fn spawn_child(launch: &Launch, database: &str, bind: &str, log: &std::path::Path) -> Child {
+    let stdout = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("a log file in the temp dir");
+    let stderr = stdout.try_clone().expect("a second handle on the log file");
+    Command::new(binary())
+        .arg("serve")
+        .env("SLACK_BOT_TOKEN", "xoxb-bench")
+        .env("SLACK_SIGNING_SECRET", &launch.secret)
+        .env("INTAKE__SLACK__API_URL", &launch.slack_api_url)
+        .env("INTAKE__DATABASE__URL", database)
+        .env("INTAKE__SERVER__BIND", bind)
+        .env("INTAKE__CHANNELS__INTAKE", &launch.intake_channel)
+        .env("INTAKE__LOG__LEVEL", "warn")
+        .env("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn target/release/intake serve")
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
     listener.local_addr().expect("a bound address").port()
 }
 
 impl Intake {
-    /// Spawns `intake serve` and waits (bounded) until `/readyz` answers 200.
-    pub async fn start(client: &HttpClient, secret: &str, slack_api_url: &str, intake_channel: &str) -> Intake {
-        let dir = tempfile::tempdir().expect("a temp dir for the SQLite file");
-        let database = format!("sqlite://{}?mode=rwc", dir.path().join("intake.db").display());
+    /// Spawns `intake serve` on `database` (a fresh SQLite file when `None`)
+    /// and waits (bounded) until `/readyz` answers 200.
+    pub async fn start(
+        client: &HttpClient,
+        secret: &str,
+        slack_api_url: &str,
+        intake_channel: &str,
+        database: Option<String>,
+    ) -> Intake {
+        let dir = tempfile::tempdir().expect("a temp dir for the SQLite file and the log");
+        let database =
+            database.unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("intake.db").display()));
+        let settings = Launch {
+            secret: secret.to_owned(),
+            slack_api_url: slack_api_url.to_owned(),
+            intake_channel: intake_channel.to_owned(),
+        };
+        Self::launch(client, dir, database, settings).await
+    }
+
+    /// Stops the intake process; [`Intake::start_again`] starts it again.
+    pub fn halt(&mut self) {
+        self.terminate();
+    }
+
+    /// Starts intake again on the same database and port (its pending work
+    /// is picked up where it was left); waits until it is ready.
+    pub async fn start_again(&mut self, client: &HttpClient) {
+        self.terminate();
+        let started = Instant::now();
+        self.child = spawn_child(&self.launch, &self.database, &self.bind, &self.log);
+        self.cold_start = self.wait_ready(client, started).await;
+    }
+
+    async fn launch(client: &HttpClient, dir: tempfile::TempDir, database: String, launch: Launch) -> Intake {
         let bind = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("intake.log");
-        let stdout = File::create(&log).expect("a log file in the temp dir");
-        let stderr = stdout.try_clone().expect("a second handle on the log file");
         let started = Instant::now();
-        let child = Command::new(binary())
-            .arg("serve")
-            .env("SLACK_BOT_TOKEN", "xoxb-bench")
-            .env("SLACK_SIGNING_SECRET", secret)
-            .env("INTAKE__SLACK__API_URL", slack_api_url)
-            .env("INTAKE__DATABASE__URL", database.as_str())
-            .env("INTAKE__SERVER__BIND", &bind)
-            .env("INTAKE__CHANNELS__INTAKE", intake_channel)
-            .env("INTAKE__LOG__LEVEL", "warn")
-            .env("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn target/release/intake serve");
+        let child = spawn_child(&launch, &database, &bind, &log);
         let mut intake = Intake {
             child,
             base: format!("http://{bind}"),
             database,
             cold_start: Duration::ZERO,
             log,
+            launch,
+            bind,
             _dir: dir,
         };
         intake.cold_start = intake.wait_ready(client, started).await;
@@ -117,6 +169,10 @@ impl Intake {
 
     /// SIGTERM, then a bounded wait; SIGKILL if it does not exit in time.
     pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
         let deadline = Instant::now() + STOP_BOUND;
