@@ -41,6 +41,10 @@ pub struct AppState {
     pub request_form: crate::slack::blocks::RequestForm,
     /// Which messages reactions may matter on (see `reactions`).
     pub known_messages: crate::reactions::KnownMessages,
+    /// Records reaction events for the worker (group commit).
+    pub events: crate::store::events::Recorder,
+    /// Stores new requests (group commit).
+    pub filer: crate::submission::Filer,
 }
 
 /// Which background parts to run (tests switch the dispatcher off to
@@ -83,17 +87,22 @@ impl AppState {
             settings.default_severity.as_str(),
             &settings.raw.intake.areas,
         );
+        let events = crate::store::events::Recorder::start(store.clone());
+        let outbox_wake = Arc::new(Notify::new());
+        let filer = crate::submission::Filer::start(settings.clone(), store.clone(), outbox_wake.clone());
         Ok(Arc::new(AppState {
             request_form,
             verifier: Verifier::new(settings.signing_secret.expose_secret()),
             settings,
             store,
             slack,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake,
             metrics: crate::telemetry::metrics(),
             triagers: Default::default(),
             events_wake: Arc::new(Notify::new()),
             known_messages: Default::default(),
+            events,
+            filer,
         }))
     }
 

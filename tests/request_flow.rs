@@ -241,3 +241,36 @@ async fn text_that_looks_like_a_placeholder_is_just_text() {
         "nothing died"
     );
 }
+
+/// A burst of submissions is stored together (group commit): each person
+/// gets their own request and messages exactly once, and a modal sent twice
+/// inside the same burst still files once.
+#[tokio::test]
+async fn a_burst_of_submissions_files_each_once() {
+    let (app, slack, _db) = spawn().await;
+    let forms: Vec<Form> = (0..12)
+        .map(|n| Form {
+            title: Some(format!("Burst request {n:02}")),
+            ..Form::default()
+        })
+        .collect();
+    let twice = forms[0].clone();
+    let answers =
+        futures_util::future::join_all(forms.iter().chain(std::iter::once(&twice)).map(|form| app.submit(form))).await;
+    for answer in &answers {
+        assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+    }
+    assert_eq!(requests::count(app.db()).await.unwrap(), 12);
+    let posts = slack.wait_for("chat.postMessage", 24).await;
+    app.settle().await;
+    assert_eq!(
+        slack.calls_to("chat.postMessage").len(),
+        24,
+        "an intake post and a receipt each"
+    );
+    for n in 0..12 {
+        let title = format!("Burst request {n:02}");
+        let about = posts.iter().filter(|p| shown(p).contains(&title)).count();
+        assert_eq!(about, 2, "{title}: one intake post and one receipt");
+    }
+}

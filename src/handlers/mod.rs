@@ -15,7 +15,7 @@ mod triage;
 use crate::domain::request::{NewRequest, RequestNumber};
 use crate::slack::blocks::{self, lists, triage::StepForm};
 use crate::slack::inbound::{self, CommandIntent, EventEnvelope, Interaction, ParseError};
-use crate::store::{self, StoreError, requests, requests::Origin};
+use crate::store::{StoreError, requests, requests::Origin};
 use crate::{reactions, submission};
 
 /// What the HTTP layer sends back to Slack.
@@ -128,7 +128,7 @@ async fn new_request(state: &AppState, submission: SlackInteractionViewSubmissio
         Err(errors) => return Reply::Json(blocks::field_errors(&errors)),
     };
     let origin = Origin {
-        view_id: Some(submission.view.state_params.id.0),
+        view_id: submission.view.state_params.id.0,
         source_channel: inbound::source_channel(modal(&submission.view.view).1),
     };
     match submission::submit(state, &new, &origin, Utc::now()).await {
@@ -189,7 +189,7 @@ pub async fn event(state: &AppState, body: &[u8]) -> Reply {
                 Err(e) => return Reply::Unavailable(format!("could not look the message up: {e}")),
             }
             let payload = String::from_utf8_lossy(body);
-            match store::first_sighting(state.store.writer(), &event_id, Some(&payload), Utc::now()).await {
+            match state.events.record(&event_id, &payload, Utc::now()).await {
                 Ok(true) => {
                     info!(event_id, kind, "event received");
                     state.events_wake.notify_one();

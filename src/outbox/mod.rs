@@ -95,7 +95,34 @@ pub async fn enqueue(
     if let (Method::UpdateMessage, Some(number)) = (message.method, message.request) {
         supersede_card_updates(conn, number).await?;
     }
-    let row = outbox_message::ActiveModel {
+    let inserted = outbox_message::Entity::insert(row(message, now))
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Adds new posts (`chat.postMessage`, `chat.postEphemeral`) in one
+/// statement; keys already queued are skipped. Card refreshes go through
+/// [`enqueue`], which also drops the stale ones.
+pub async fn enqueue_posts(
+    conn: &impl ConnectionTrait,
+    messages: Vec<OutboundMessage>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    debug_assert!(messages.iter().all(|m| m.method != Method::UpdateMessage));
+    if messages.is_empty() {
+        return Ok(());
+    }
+    outbox_message::Entity::insert_many(messages.into_iter().map(|m| row(m, now)))
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn row(message: OutboundMessage, now: DateTime<Utc>) -> outbox_message::ActiveModel {
+    outbox_message::ActiveModel {
         request_id: Set(message.request.map(|n| n.0)),
         dedupe_key: Set(message.dedupe_key),
         method: Set(message.method.as_str().to_string()),
@@ -108,12 +135,7 @@ pub async fn enqueue(
         next_attempt_at: Set(Ord::min(now, Utc::now())),
         created_at: Set(now),
         ..Default::default()
-    };
-    let inserted = outbox_message::Entity::insert(row)
-        .on_conflict_do_nothing_on([Column::DedupeKey])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+    }
 }
 
 fn lease_free(now: DateTime<Utc>) -> Condition {

@@ -83,3 +83,97 @@ pub async fn pending(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
         .count(conn)
         .await?)
 }
+
+/// Records events for the ack path with group commit: handlers hand their
+/// event to one task, which inserts everything waiting in one statement and
+/// one transaction, then answers each handler. Every ack still waits for its
+/// own event to be committed; a burst just shares the commits (on SQLite,
+/// one write at a time, a commit per event capped acks near 2,000/s).
+#[derive(Clone)]
+pub struct Recorder {
+    queue: tokio::sync::mpsc::Sender<Sighting>,
+}
+
+struct Sighting {
+    event_id: String,
+    payload: String,
+    seen_at: DateTime<Utc>,
+    /// `Ok(true)` the first time this id is recorded, `Ok(false)` for a retry.
+    answer: tokio::sync::oneshot::Sender<Result<bool, String>>,
+}
+
+/// Most events one commit records.
+const RECORD_BATCH: usize = 256;
+
+impl Recorder {
+    /// Starts the recording task on the current runtime; it ends when the
+    /// last `Recorder` is dropped.
+    pub fn start(store: super::Store) -> Self {
+        let (queue, mut waiting) = tokio::sync::mpsc::channel::<Sighting>(4 * RECORD_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(RECORD_BATCH);
+            while waiting.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+                match insert_new(&store, &batch).await {
+                    Ok(first) => {
+                        for (sighting, first) in batch.drain(..).zip(first) {
+                            let _ = sighting.answer.send(Ok(first));
+                        }
+                    }
+                    Err(e) => {
+                        for sighting in batch.drain(..) {
+                            let _ = sighting.answer.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Records an event to process after the ack; false if it was seen
+    /// before (a Slack retry). Returns once the event is committed.
+    pub async fn record(&self, event_id: &str, payload: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let sighting = Sighting {
+            event_id: event_id.to_string(),
+            payload: payload.to_string(),
+            seen_at: now,
+            answer,
+        };
+        let stopped = || StoreError::Db(sea_orm::DbErr::Custom("the event recorder has stopped".into()));
+        self.queue.send(sighting).await.map_err(|_| stopped())?;
+        match answered.await.map_err(|_| stopped())? {
+            Ok(first) => Ok(first),
+            Err(e) => Err(StoreError::Db(sea_orm::DbErr::Custom(e))),
+        }
+    }
+}
+
+/// Inserts a batch of sightings in one statement; for each, whether it was
+/// the first sighting of its id (an id twice in one batch is first once).
+async fn insert_new(store: &super::Store, batch: &[Sighting]) -> Result<Vec<bool>, StoreError> {
+    use std::collections::HashSet;
+
+    use sea_orm::{Set, TryInsertResult};
+    let mut distinct = HashSet::with_capacity(batch.len());
+    let rows: Vec<slack_event_seen::ActiveModel> = batch
+        .iter()
+        .filter(|s| distinct.insert(s.event_id.as_str()))
+        .map(|s| slack_event_seen::ActiveModel {
+            event_id: Set(s.event_id.clone()),
+            seen_at: Set(s.seen_at),
+            payload: Set(Some(s.payload.clone())),
+            processed_at: Set(None),
+            claimed_until: Set(None),
+        })
+        .collect();
+    let inserted = slack_event_seen::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([Column::EventId])
+        .exec_with_returning_keys(store.writer())
+        .await?;
+    let mut new: HashSet<String> = match inserted {
+        TryInsertResult::Inserted(keys) => keys.into_iter().collect(),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => HashSet::new(),
+    };
+    Ok(batch.iter().map(|s| new.remove(&s.event_id)).collect())
+}

@@ -21,11 +21,9 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Set,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait, TryInsertResult,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
-
-use entities::slack_event_seen;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -132,27 +130,4 @@ impl Store {
         let _ = self.db.close().await;
         let _ = self.writer.close().await;
     }
-}
-
-/// Records a Slack event id; false if it was seen before (a retry).
-/// `payload` is kept for events processed after the ack (see `reactions`);
-/// events without one are done once recorded.
-pub async fn first_sighting(
-    conn: &impl ConnectionTrait,
-    event_id: &str,
-    payload: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, StoreError> {
-    let row = slack_event_seen::ActiveModel {
-        event_id: Set(event_id.to_string()),
-        seen_at: Set(now),
-        payload: Set(payload.map(str::to_string)),
-        processed_at: Set(payload.is_none().then_some(now)),
-        claimed_until: Set(None),
-    };
-    let inserted = slack_event_seen::Entity::insert(row)
-        .on_conflict_do_nothing_on([slack_event_seen::Column::EventId])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }

@@ -13,69 +13,92 @@ use crate::domain::triage::State;
 /// and the channel the person typed `/request` in.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
-    pub view_id: Option<String>,
+    pub view_id: String,
     pub source_channel: Option<String>,
 }
 
-/// Inserts a new request in state `new`; `None` if this modal was already
-/// submitted (Slack retried, or the person clicked twice).
-pub async fn insert_new(
-    conn: &impl ConnectionTrait,
-    new: &NewRequest,
-    deadlines: SlaDeadlines,
-    origin: &Origin,
-    next_reminder_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<Option<Request>, StoreError> {
-    let row = request::ActiveModel {
-        kind: Set(new.kind.as_str().to_string()),
-        title: Set(new.title.as_str().to_string()),
-        description: Set(new.description.clone()),
-        area: Set(new.area.clone()),
-        link: Set(new.link.as_ref().map(|l| l.as_str().to_string())),
-        severity: Set(new.severity.as_str().to_string()),
-        state: Set(State::New.as_str().to_string()),
-        submitter: Set(new.submitter.clone()),
-        owner: Set(None),
-        source_channel: Set(origin.source_channel.clone()),
-        view_id: Set(origin.view_id.clone()),
-        response_due_at: Set(deadlines.response_due),
-        resolution_due_at: Set(deadlines.resolution_due),
-        intake_channel: Set(None),
-        intake_ts: Set(None),
-        version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        next_reminder_at: Set(next_reminder_at),
-        ..Default::default()
-    };
-    // Written first, without a read: a read-then-write SQLite transaction can
-    // fail at once when another writer committed in between. The unique
-    // view id turns a second submission of the same modal into a no-op.
-    let inserted = request::Entity::insert(row)
+/// A validated submission to store.
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub new: NewRequest,
+    pub origin: Origin,
+    pub deadlines: SlaDeadlines,
+    pub next_reminder_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+/// Inserts new requests in state `new`, each with its "submitted" audit
+/// row, in two statements however many there are. For each filing, the
+/// stored request, or `None` if its modal was already submitted (Slack
+/// retried, the person clicked twice, or it is twice in this batch).
+///
+/// Written without a read first: a read-then-write SQLite transaction can
+/// fail at once when another writer committed in between. The unique view
+/// id turns a second submission of the same modal into a no-op.
+pub async fn insert_new(conn: &impl ConnectionTrait, filings: &[Filing]) -> Result<Vec<Option<Request>>, StoreError> {
+    let mut distinct = std::collections::HashSet::new();
+    let rows: Vec<request::ActiveModel> = filings
+        .iter()
+        .filter(|f| distinct.insert(f.origin.view_id.as_str()))
+        .map(|f| request::ActiveModel {
+            kind: Set(f.new.kind.as_str().to_string()),
+            title: Set(f.new.title.as_str().to_string()),
+            description: Set(f.new.description.clone()),
+            area: Set(f.new.area.clone()),
+            link: Set(f.new.link.as_ref().map(|l| l.as_str().to_string())),
+            severity: Set(f.new.severity.as_str().to_string()),
+            state: Set(State::New.as_str().to_string()),
+            submitter: Set(f.new.submitter.clone()),
+            owner: Set(None),
+            source_channel: Set(f.origin.source_channel.clone()),
+            view_id: Set(Some(f.origin.view_id.clone())),
+            response_due_at: Set(f.deadlines.response_due),
+            resolution_due_at: Set(f.deadlines.resolution_due),
+            intake_channel: Set(None),
+            intake_ts: Set(None),
+            version: Set(0),
+            created_at: Set(f.at),
+            updated_at: Set(f.at),
+            next_reminder_at: Set(f.next_reminder_at),
+            ..Default::default()
+        })
+        .collect();
+    let inserted = request::Entity::insert_many(rows)
         .on_conflict_do_nothing_on([request::Column::ViewId])
-        .exec_with_returning(conn)
-        .await;
-    let model = match inserted {
-        Ok(sea_orm::TryInsertResult::Inserted(model)) => model,
-        Ok(_) => return Ok(None),
-        // `RETURNING` yields no row when the conflict skipped the insert.
-        Err(sea_orm::DbErr::RecordNotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+        .exec_with_returning_many(conn)
+        .await?;
+    let inserted = match inserted {
+        sea_orm::TryInsertResult::Inserted(models) => models,
+        _ => Vec::new(),
     };
-    let request = to_domain(model)?;
-    append_event(
-        conn,
-        request.number,
-        &request.submitter,
-        "submitted",
-        None,
-        State::New,
-        serde_json::json!({}),
-        now,
-    )
-    .await?;
-    Ok(Some(request))
+    // RETURNING promises no order: match rows to filings by view id.
+    let mut by_view: std::collections::HashMap<String, Request> = std::collections::HashMap::new();
+    for model in inserted {
+        let view_id = model.view_id.clone().unwrap_or_default();
+        by_view.insert(view_id, to_domain(model)?);
+    }
+    let stored: Vec<Option<Request>> = filings.iter().map(|f| by_view.remove(&f.origin.view_id)).collect();
+    let audit: Vec<request_event::ActiveModel> = stored
+        .iter()
+        .flatten()
+        .map(|request| {
+            event_row(
+                request.number,
+                &request.submitter,
+                "submitted",
+                None,
+                State::New,
+                &serde_json::json!({}),
+                request.created_at,
+            )
+        })
+        .collect();
+    if !audit.is_empty() {
+        request_event::Entity::insert_many(audit)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(stored)
 }
 
 /// One row of the audit log; never updated or deleted.
@@ -90,6 +113,21 @@ pub async fn append_event(
     payload: serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    event_row(number, actor, kind, from, to, &payload, at)
+        .insert(conn)
+        .await?;
+    Ok(())
+}
+
+fn event_row(
+    number: RequestNumber,
+    actor: &str,
+    kind: &str,
+    from: Option<State>,
+    to: State,
+    payload: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> request_event::ActiveModel {
     request_event::ActiveModel {
         request_id: Set(number.0),
         at: Set(at),
@@ -100,9 +138,6 @@ pub async fn append_event(
         payload: Set(payload.to_string()),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    Ok(())
 }
 
 pub async fn find(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Option<Request>, StoreError> {

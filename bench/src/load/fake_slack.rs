@@ -88,9 +88,12 @@ impl FakeSlack {
         lock(&self.state.posts)
     }
 
-    /// Starts a new arrival window for the drain-rate measurement.
+    /// Starts a new arrival window for the drain-rate measurement, and a
+    /// new duplicate check (a second database numbers its requests from #1
+    /// again, so its posts would look like the first one's).
     pub fn reset_window(&self) {
         let mut posts = self.posts();
+        posts.seen.clear();
         posts.window_count = 0;
         posts.window_first = None;
         posts.window_last = None;
