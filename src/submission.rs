@@ -1,18 +1,17 @@
 //! Filing a new request: the request, its audit row and the messages it
 //! causes are written in one transaction, then the dispatcher is woken.
 //!
-//! Submissions that arrive together share that transaction (group commit):
-//! one task takes everything waiting and stores it in three statements and
-//! one commit, then answers each submitter's handler. Each answer still
-//! waits for its own commit. On SQLite, where writes take turns, a
-//! transaction per submission capped filing near 500 a second
-//! (BENCHMARKS.md).
+//! Submissions that arrive together share that transaction (group commit,
+//! `store::batch`): everything waiting is stored in three statements and one
+//! commit, then each submitter's handler is answered. On SQLite, where
+//! writes take turns, a transaction per submission capped filing near 500 a
+//! second (BENCHMARKS.md).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::app::AppState;
@@ -23,6 +22,7 @@ use crate::domain::triage::{self, Notice, State};
 use crate::outbox::{self, Method, OnSent, OutboundMessage};
 use crate::scheduler::plan;
 use crate::slack::blocks;
+use crate::store::batch::Batcher;
 use crate::store::requests::{self, Filing, Origin};
 use crate::store::{Store, StoreError};
 
@@ -53,72 +53,62 @@ fn severity_of<'a>(settings: &'a Settings, key: &str) -> Result<&'a Severity, St
         .ok_or_else(|| StoreError::Corrupt(format!("severity {key:?} is not configured")))
 }
 
-/// The filing task's front door (see the module doc).
+/// The filing tasks' front door (see the module doc).
 #[derive(Clone)]
-pub struct Filer {
-    queue: mpsc::Sender<Job>,
-}
-
-struct Job {
-    filing: Filing,
-    answer: oneshot::Sender<Result<Option<Request>, String>>,
-}
+pub struct Filer(Batcher<Filing, Option<Request>>);
 
 /// Most submissions one commit stores.
 const FILING_BATCH: usize = 64;
 
 impl Filer {
-    /// Starts the filing task on the current runtime; it ends when the last
-    /// `Filer` is dropped.
+    /// Starts the filing tasks on the current runtime; they end when the
+    /// last `Filer` is dropped.
     pub fn start(settings: Arc<Settings>, store: Store, outbox_wake: Arc<Notify>) -> Self {
-        let (queue, mut waiting) = mpsc::channel::<Job>(4 * FILING_BATCH);
-        tokio::spawn(async move {
-            let mut jobs = Vec::with_capacity(FILING_BATCH);
-            while waiting.recv_many(&mut jobs, FILING_BATCH).await > 0 {
-                let (filings, answers): (Vec<Filing>, Vec<_>) = jobs.drain(..).map(|j| (j.filing, j.answer)).unzip();
-                let outcomes = match file_together(&settings, &store, &filings).await {
-                    Ok(stored) => stored.into_iter().map(Ok).collect(),
-                    // One bad submission must not fail the others: alone, each
-                    // succeeds or fails on its own.
-                    Err(e) if filings.len() > 1 => {
-                        warn!(error = %e, count = filings.len(), "filing a batch failed; filing each alone");
-                        let mut outcomes = Vec::with_capacity(filings.len());
-                        for filing in &filings {
-                            let alone = file_together(&settings, &store, std::slice::from_ref(filing)).await;
-                            outcomes.push(alone.map(|mut stored| stored.pop().flatten()));
-                        }
-                        outcomes
-                    }
-                    Err(e) => vec![Err(e)],
-                };
-                let mut filed = false;
-                for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                    if let Ok(Some(request)) = &outcome {
-                        filed = true;
-                        metrics::counter!("intake_requests_submitted_total", "severity" => request.severity.as_str().to_string())
-                            .increment(1);
-                    }
-                    let _ = answer.send(outcome.map_err(|e| e.to_string()));
-                }
-                if filed {
-                    outbox_wake.notify_one();
-                }
-            }
-        });
-        Self { queue }
+        let workers = store.concurrent_writes();
+        Self(Batcher::start("filing", workers, FILING_BATCH, move |filings| {
+            let (settings, store, outbox_wake) = (settings.clone(), store.clone(), outbox_wake.clone());
+            async move { file_batch(&settings, &store, &outbox_wake, filings).await }
+        }))
     }
 
     /// Stores one filing with whatever else is waiting; returns once it is
     /// committed.
     async fn file(&self, filing: Filing) -> Result<Option<Request>, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        let stopped = || StoreError::Db(sea_orm::DbErr::Custom("the filing task has stopped".into()));
-        self.queue.send(Job { filing, answer }).await.map_err(|_| stopped())?;
-        answered
-            .await
-            .map_err(|_| stopped())?
-            .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e)))
+        self.0.submit(filing).await
     }
+}
+
+/// Files a batch together; if that fails, each alone, so one bad
+/// submission cannot fail the others.
+async fn file_batch(
+    settings: &Settings,
+    store: &Store,
+    outbox_wake: &Notify,
+    filings: Vec<Filing>,
+) -> Vec<Result<Option<Request>, String>> {
+    let outcomes: Vec<Result<Option<Request>, StoreError>> = match file_together(settings, store, &filings).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(e) if filings.len() > 1 => {
+            warn!(error = %e, count = filings.len(), "filing a batch failed; filing each alone");
+            let mut outcomes = Vec::with_capacity(filings.len());
+            for filing in &filings {
+                let alone = file_together(settings, store, std::slice::from_ref(filing)).await;
+                outcomes.push(alone.map(|mut stored| stored.pop().flatten()));
+            }
+            outcomes
+        }
+        Err(e) => vec![Err(e)],
+    };
+    let mut filed = false;
+    for request in outcomes.iter().flatten().flatten() {
+        filed = true;
+        metrics::counter!("intake_requests_submitted_total", "severity" => request.severity.as_str().to_string())
+            .increment(1);
+    }
+    if filed {
+        outbox_wake.notify_one();
+    }
+    outcomes.into_iter().map(|o| o.map_err(|e| e.to_string())).collect()
 }
 
 /// Stores filings with their audit rows and the messages they cause, in one

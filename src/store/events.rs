@@ -84,68 +84,52 @@ pub async fn pending(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
         .await?)
 }
 
-/// Records events for the ack path with group commit: handlers hand their
-/// event to one task, which inserts everything waiting in one statement and
-/// one transaction, then answers each handler. Every ack still waits for its
-/// own event to be committed; a burst just shares the commits (on SQLite,
-/// one write at a time, a commit per event capped acks near 2,000/s).
+/// Records events for the ack path with group commit (`store::batch`):
+/// everything waiting goes in one statement and one commit, and each ack
+/// still waits for its own event to be committed (on SQLite, a commit per
+/// event capped acks near 2,000/s).
 #[derive(Clone)]
-pub struct Recorder {
-    queue: tokio::sync::mpsc::Sender<Sighting>,
-}
+pub struct Recorder(super::batch::Batcher<Sighting, bool>);
 
-struct Sighting {
+pub struct Sighting {
     event_id: String,
     payload: String,
     seen_at: DateTime<Utc>,
-    /// `Ok(true)` the first time this id is recorded, `Ok(false)` for a retry.
-    answer: tokio::sync::oneshot::Sender<Result<bool, String>>,
 }
 
 /// Most events one commit records.
 const RECORD_BATCH: usize = 256;
 
 impl Recorder {
-    /// Starts the recording task on the current runtime; it ends when the
+    /// Starts the recording tasks on the current runtime; they end when the
     /// last `Recorder` is dropped.
     pub fn start(store: super::Store) -> Self {
-        let (queue, mut waiting) = tokio::sync::mpsc::channel::<Sighting>(4 * RECORD_BATCH);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(RECORD_BATCH);
-            while waiting.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-                match insert_new(&store, &batch).await {
-                    Ok(first) => {
-                        for (sighting, first) in batch.drain(..).zip(first) {
-                            let _ = sighting.answer.send(Ok(first));
-                        }
-                    }
-                    Err(e) => {
-                        for sighting in batch.drain(..) {
-                            let _ = sighting.answer.send(Err(e.to_string()));
-                        }
+        let workers = store.concurrent_writes();
+        Self(super::batch::Batcher::start(
+            "events",
+            workers,
+            RECORD_BATCH,
+            move |batch| {
+                let store = store.clone();
+                async move {
+                    match insert_new(&store, &batch).await {
+                        Ok(first) => first.into_iter().map(Ok).collect(),
+                        Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
                     }
                 }
-            }
-        });
-        Self { queue }
+            },
+        ))
     }
 
     /// Records an event to process after the ack; false if it was seen
     /// before (a Slack retry). Returns once the event is committed.
     pub async fn record(&self, event_id: &str, payload: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
         let sighting = Sighting {
             event_id: event_id.to_string(),
             payload: payload.to_string(),
             seen_at: now,
-            answer,
         };
-        let stopped = || StoreError::Db(sea_orm::DbErr::Custom("the event recorder has stopped".into()));
-        self.queue.send(sighting).await.map_err(|_| stopped())?;
-        match answered.await.map_err(|_| stopped())? {
-            Ok(first) => Ok(first),
-            Err(e) => Err(StoreError::Db(sea_orm::DbErr::Custom(e))),
-        }
+        self.0.submit(sighting).await
     }
 }
 

@@ -11,6 +11,7 @@
 //! lock back off in SQLite's busy handler, sleeping up to 100 ms a try (it
 //! made `view_submission`'s p99 250 ms under load; BENCHMARKS.md).
 
+pub mod batch;
 pub mod due;
 pub mod entities;
 pub mod events;
@@ -40,6 +41,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// The same pool as `db` except on SQLite (see the module doc).
     writer: DatabaseConnection,
+    /// How many write transactions can usefully run at once.
+    concurrent_writes: usize,
 }
 
 impl Store {
@@ -49,11 +52,17 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let db = Self::pool(url, max_connections).await?;
         let file_backed = !(url.contains(":memory:") || url.contains("mode=memory"));
-        let writer = match db.get_database_backend() {
-            sea_orm::DbBackend::Sqlite if file_backed => Self::pool(url, 1).await?,
-            _ => db.clone(),
+        let (writer, concurrent_writes) = match db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite if file_backed => (Self::pool(url, 1).await?, 1),
+            sea_orm::DbBackend::Sqlite => (db.clone(), 1),
+            // PostgreSQL writes rows in parallel; keep half the pool for reads.
+            _ => (db.clone(), (max_connections as usize / 2).max(1)),
         };
-        Ok(Self { db, writer })
+        Ok(Self {
+            db,
+            writer,
+            concurrent_writes,
+        })
     }
 
     async fn pool(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
@@ -111,6 +120,12 @@ impl Store {
             ..Default::default()
         };
         Ok(self.writer.begin_with_options(options).await?)
+    }
+
+    /// How many write transactions are worth running at once: 1 on SQLite
+    /// (one writer at a time), several on PostgreSQL.
+    pub fn concurrent_writes(&self) -> usize {
+        self.concurrent_writes
     }
 
     /// For reads. Several at once; on SQLite they never wait for the writer.
