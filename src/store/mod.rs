@@ -96,10 +96,13 @@ impl Store {
         Ok(())
     }
 
-    /// Lets SQLite refresh the statistics its query planner uses (cheap;
-    /// SQLite's advice for long-lived connections). No-op elsewhere.
+    /// Lets SQLite refresh the statistics its query planner uses, for the
+    /// tables whose size changed a lot (SQLite's advice for long-lived
+    /// connections; `analysis_limit` keeps it to milliseconds). No-op
+    /// elsewhere.
     pub async fn optimize(&self) {
         if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let _ = self.writer.execute_unprepared("PRAGMA analysis_limit=1000").await;
             let _ = self.writer.execute_unprepared("PRAGMA optimize=0x10002").await;
         }
     }
