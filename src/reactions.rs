@@ -21,22 +21,16 @@ use crate::domain::escalation::{self, Decision, Ignored};
 use crate::domain::request::{Request, RequestNumber};
 use crate::domain::triage::{Actor, Event};
 use crate::outbox::{self, Method, OutboundMessage};
-use crate::slack::blocks;
+use crate::slack::{blocks, inbound};
 use crate::store::{StoreError, events, requests};
 use crate::triage_flow::{self, ReplyTo, StepOutcome};
 
+/// A stored event, as Slack sent it.
 #[derive(Debug, Deserialize)]
 struct Envelope {
     event: Reaction,
     #[serde(default)]
-    authorizations: Vec<Authorization>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Authorization {
-    user_id: Option<String>,
-    #[serde(default)]
-    is_bot: bool,
+    authorizations: Vec<inbound::Authorization>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,13 +96,7 @@ pub async fn process_pending(state: &AppState, now: DateTime<Utc>) -> Result<usi
 /// escalation emoji (escalation only raises) and emoji that neither
 /// escalate nor count as "+1". Judged from the event alone, so the ack path
 /// can drop such events without storing them.
-fn target<'a>(envelope: &'a Envelope, settings: &Settings) -> Option<(&'a str, &'a str)> {
-    let reaction = &envelope.event;
-    let bot = envelope
-        .authorizations
-        .iter()
-        .find(|a| a.is_bot)
-        .and_then(|a| a.user_id.as_deref());
+fn target<'a>(reaction: &'a Reaction, bot: Option<&str>, settings: &Settings) -> Option<(&'a str, &'a str)> {
     if bot == Some(reaction.user.as_str()) || reaction.item.kind != "message" {
         return None;
     }
@@ -124,12 +112,13 @@ fn target<'a>(envelope: &'a Envelope, settings: &Settings) -> Option<(&'a str, &
 /// For the ack path: is this reaction event worth keeping for the worker?
 /// Only when it can matter and is on a request's message; everything else
 /// is acknowledged and forgotten, since ignoring an event twice changes
-/// nothing.
-pub async fn worth_keeping(state: &AppState, payload: &[u8]) -> Result<bool, StoreError> {
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(payload) else {
+/// nothing. `event` is the envelope's `event`, already parsed by the
+/// handler; `bot` the bot's own user id.
+pub async fn worth_keeping(state: &AppState, event: &serde_json::Value, bot: Option<&str>) -> Result<bool, StoreError> {
+    let Ok(reaction) = Reaction::deserialize(event) else {
         return Ok(false);
     };
-    match target(&envelope, &state.settings) {
+    match target(&reaction, bot, &state.settings) {
         Some((channel, ts)) => state.known_messages.is_request_message(state, channel, ts).await,
         None => Ok(false),
     }
@@ -191,10 +180,11 @@ async fn process(state: &AppState, payload: &str, now: DateTime<Utc>) -> Result<
         info!("not a reaction we understand; ignored");
         return Ok(None);
     };
-    let Some((channel, ts)) = target(&envelope, &state.settings) else {
+    let reaction = &envelope.event;
+    let bot = inbound::bot_user(&envelope.authorizations);
+    let Some((channel, ts)) = target(reaction, bot, &state.settings) else {
         return Ok(None);
     };
-    let reaction = &envelope.event;
     let Some(request) = requests::find_by_message(state.store.db(), channel, ts).await? else {
         return Ok(None);
     };

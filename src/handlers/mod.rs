@@ -170,14 +170,19 @@ pub async fn event(state: &AppState, body: &[u8]) -> Reply {
     match inbound::event(body) {
         Err(e) => e.into(),
         Ok(EventEnvelope::UrlVerification { challenge }) => Reply::Json(json!({"challenge": challenge})),
-        Ok(EventEnvelope::EventCallback { event_id, event }) => {
+        Ok(EventEnvelope::EventCallback {
+            event_id,
+            event,
+            authorizations,
+        }) => {
             let kind = event.get("type").and_then(Value::as_str).unwrap_or("unknown");
             // Reactions that can matter are kept and processed after the
             // ack; nothing else we subscribe to needs work yet.
             if !matches!(kind, "reaction_added" | "reaction_removed") {
                 return Reply::Ack;
             }
-            match reactions::worth_keeping(state, body).await {
+            let bot = inbound::bot_user(&authorizations);
+            match reactions::worth_keeping(state, &event, bot).await {
                 Ok(true) => {}
                 Ok(false) => {
                     info!(

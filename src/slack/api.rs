@@ -54,14 +54,7 @@ const TRANSIENT_CODES: [&str; 5] = [
 fn classify(error: SlackClientError) -> CallError {
     match error {
         SlackClientError::RateLimitError(e) => CallError::RateLimited(e.retry_after.unwrap_or(Duration::from_secs(1))),
-        SlackClientError::ApiError(e) if TRANSIENT_CODES.contains(&e.code.as_str()) => CallError::Transient(e.code),
-        SlackClientError::ApiError(e) => {
-            let detail = e
-                .errors
-                .map(|errs| format!(" ({})", errs.join("; ")))
-                .unwrap_or_default();
-            CallError::Permanent(format!("{}{detail}", e.code))
-        }
+        SlackClientError::ApiError(e) => refused(e.code, e.errors.unwrap_or_default()),
         SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
             CallError::Transient(format!("HTTP {}", e.status_code))
         }
@@ -70,6 +63,18 @@ fn classify(error: SlackClientError) -> CallError {
         // retrying could post twice, so it is not retried.
         SlackClientError::ProtocolError(e) => CallError::Permanent(format!("unreadable answer from Slack: {e}")),
         other => CallError::Transient(other.to_string()),
+    }
+}
+
+/// An answer with `"ok": false`: `code` is Slack's error, `details` why
+/// (e.g. which block was invalid).
+fn refused(code: String, details: Vec<String>) -> CallError {
+    if TRANSIENT_CODES.contains(&code.as_str()) {
+        return CallError::Transient(code);
+    }
+    match details.is_empty() {
+        true => CallError::Permanent(code),
+        false => CallError::Permanent(format!("{code} ({})", details.join("; "))),
     }
 }
 
@@ -276,22 +281,14 @@ impl SlackApi {
         }
         match serde_json::from_slice::<Envelope>(&body) {
             Ok(Envelope { ok: true, .. }) => Ok(body),
-            Ok(Envelope { error: Some(code), .. }) if TRANSIENT_CODES.contains(&code.as_str()) => {
-                Err(CallError::Transient(code))
-            }
             Ok(Envelope {
                 error,
                 response_metadata,
                 ..
-            }) => {
-                let code = error.unwrap_or_else(|| format!("HTTP {status}"));
-                let detail = response_metadata
-                    .map(|m| m.messages)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| format!(" ({})", m.join("; ")))
-                    .unwrap_or_default();
-                Err(CallError::Permanent(format!("{code}{detail}")))
-            }
+            }) => Err(refused(
+                error.unwrap_or_else(|| format!("HTTP {status}")),
+                response_metadata.map(|m| m.messages).unwrap_or_default(),
+            )),
             // The call may have taken effect but its answer is unreadable:
             // retrying could post twice, so it is not retried.
             Err(_) => Err(CallError::Permanent(format!(

@@ -208,9 +208,27 @@ pub enum EventEnvelope {
     EventCallback {
         event_id: String,
         event: serde_json::Value,
+        #[serde(default)]
+        authorizations: Vec<Authorization>,
     },
     #[serde(other)]
     Other,
+}
+
+/// Who an event was delivered for; the bot's entry names its own user id.
+#[derive(Debug, Deserialize)]
+pub struct Authorization {
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub is_bot: bool,
+}
+
+/// The bot's own user id among an event's authorizations.
+pub fn bot_user(authorizations: &[Authorization]) -> Option<&str> {
+    authorizations
+        .iter()
+        .find(|a| a.is_bot)
+        .and_then(|a| a.user_id.as_deref())
 }
 
 pub fn event(body: &[u8]) -> Result<EventEnvelope, ParseError> {
