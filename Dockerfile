@@ -4,7 +4,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY migrations migrations
-# The benchmark crate is a workspace member, so its manifest must be present.
+# The test kit and the benchmarks are workspace members, so they must be present.
+COPY testkit testkit
 COPY bench bench
 COPY src src
 COPY config config

@@ -239,11 +239,10 @@ pub fn event(body: &[u8]) -> Result<EventEnvelope, ParseError> {
 mod tests {
     use super::*;
 
-    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/slack-samples");
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testkit/samples");
 
     fn sample(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{SAMPLES}/{path}"))
-            .unwrap_or_else(|e| panic!("{SAMPLES}/{path}: {e} (shared/ must sit beside the repository)"))
+        std::fs::read(format!("{SAMPLES}/{path}")).unwrap_or_else(|e| panic!("{SAMPLES}/{path}: {e}"))
     }
 
     #[test]

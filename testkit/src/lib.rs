@@ -1,0 +1,34 @@
+//! Test kit for intake, shared by the integration tests (`tests/api`) and
+//! the benchmarks (`bench/`):
+//!
+//! - [`FakeSlack`]: a fake of Slack's Web API that records every call;
+//! - [`signing`]: Slack's request signing, byte for byte;
+//! - [`sample`]: Slack's wire formats, as files inside this crate (`samples/`);
+//! - [`spawn_app`] / [`TestApp`]: intake started in-process against the fake
+//!   Slack and a [`TestDb`], driven with signed requests ([`Form`],
+//!   [`click_body`], …);
+//! - [`TestDb`]: a SQLite file, or a PostgreSQL database when `DATABASE_URL`
+//!   is set, removed when the test is done.
+
+mod app;
+mod bodies;
+mod db;
+pub mod fake_slack;
+pub mod samples;
+pub mod signing;
+
+pub use app::{Response, TestApp, spawn_app, test_config};
+pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
+pub use db::TestDb;
+pub use fake_slack::{Call, Failure, FakeSlack};
+pub use samples::{SAMPLES, sample, sample_json};
+
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+pub const INTAKE_CHANNEL: &str = "C0INTAKE01";
+pub const ONCALL_CHANNEL: &str = "C0ONCALL01";
+pub const ONCALL_GROUP: &str = "S0ONCALL01";
+pub const SUBMITTER: &str = "U0SUBMIT01";
+pub const TRIAGER: &str = "U0TRIAGE01";
+pub const TRIAGER_2: &str = "U0TRIAGE02";
+pub const STRANGER: &str = "U0OTHER001";
