@@ -1,13 +1,11 @@
 //! The outbox: nothing lost across a restart, rate limits and 5xx retried
 //! until delivered exactly once, permanent errors marked dead.
 
-mod common;
-
-use common::*;
 use intake::app::Parts;
 use intake::domain::request::RequestNumber;
 use intake::outbox;
 use intake::store::requests;
+use testkit::*;
 
 #[tokio::test]
 async fn messages_committed_before_a_crash_are_sent_after_restart() {
@@ -79,7 +77,7 @@ async fn wait_until_settled(app: &TestApp, n: u64) {
 
 #[tokio::test]
 async fn rate_limited_posts_wait_for_retry_after_and_are_delivered_once() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     slack.fail_next("chat.postMessage", Failure::RateLimited { retry_after_secs: 1 }, 1);
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     let posts = slack.wait_for("chat.postMessage", 2).await;
@@ -101,7 +99,7 @@ async fn rate_limited_posts_wait_for_retry_after_and_are_delivered_once() {
 
 #[tokio::test]
 async fn server_errors_are_retried_until_delivered() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     slack.fail_next("chat.postMessage", Failure::Status(503), 2);
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     slack.wait_for("chat.postMessage", 2).await;
@@ -118,7 +116,7 @@ async fn server_errors_are_retried_until_delivered() {
 
 #[tokio::test]
 async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     slack.fail_always("chat.postMessage", Failure::SlackError("channel_not_found".into()));
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     wait_until_settled(&app, 2).await;

@@ -1,16 +1,14 @@
 //! `/request` → modal → submit → stored → intake post → receipt DM, and the
 //! on-call off-ramp, against the fake Slack and a real database.
 
-mod common;
-
-use common::*;
 use intake::domain::request::RequestNumber;
 use intake::outbox;
 use intake::store::requests;
+use testkit::*;
 
 #[tokio::test]
 async fn slash_command_opens_the_form_with_the_title_prefilled() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let response = app.slash_command("checkout page times out").await;
     assert_eq!(response.status, 200, "{}", response.body);
     let opened = slack.wait_for("views.open", 1).await;
@@ -48,7 +46,7 @@ async fn slash_command_opens_the_form_with_the_title_prefilled() {
 
 #[tokio::test]
 async fn request_help_lists_severities_without_opening_a_form() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let response = app.slash_command("help").await;
     assert_eq!(response.status, 200);
     let reply = response.json();
@@ -64,7 +62,7 @@ async fn request_help_lists_severities_without_opening_a_form() {
 
 #[tokio::test]
 async fn views_open_failure_tells_the_person_what_to_do() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     slack.fail_next("views.open", Failure::SlackError("expired_trigger_id".into()), 1);
     let response = app.slash_command("").await;
     assert_eq!(response.status, 200);
@@ -77,7 +75,7 @@ async fn views_open_failure_tells_the_person_what_to_do() {
 
 #[tokio::test]
 async fn a_submitted_request_is_stored_posted_to_intake_and_acknowledged_by_dm() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let response = app.submit(&Form::default()).await;
     assert_eq!(
         (response.status, response.body.as_str()),
@@ -143,7 +141,7 @@ async fn a_submitted_request_is_stored_posted_to_intake_and_acknowledged_by_dm()
 
 #[tokio::test]
 async fn critical_requests_take_the_oncall_off_ramp_mentioning_the_group() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let form = Form {
         severity: Some("sev1".into()),
         title: Some("Checkout is down".into()),
@@ -166,7 +164,7 @@ async fn critical_requests_take_the_oncall_off_ramp_mentioning_the_group() {
 
 #[tokio::test]
 async fn a_modal_submitted_twice_files_one_request() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let form = Form::default();
     for _ in 0..2 {
         let answer = app.submit(&form).await;
@@ -182,7 +180,7 @@ async fn a_modal_submitted_twice_files_one_request() {
 
 #[tokio::test]
 async fn user_text_never_pings_anyone() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let form = Form {
         title: Some("<!channel> checkout & <@U0OTHER001>".into()),
         description: Some("<!here> see <https://evil.example|this> & <!everyone> <#C0GENERAL1>".into()),
@@ -221,7 +219,7 @@ async fn user_text_never_pings_anyone() {
 
 #[tokio::test]
 async fn text_that_looks_like_a_placeholder_is_just_text() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let form = Form {
         title: Some("{{intake_ts}} <intake:ts> <intake:link>".into()),
         description: Some("<intake:channel> {{intake_link}}".into()),
@@ -247,7 +245,7 @@ async fn text_that_looks_like_a_placeholder_is_just_text() {
 /// inside the same burst still files once.
 #[tokio::test]
 async fn a_burst_of_submissions_files_each_once() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let forms: Vec<Form> = (0..12)
         .map(|n| Form {
             title: Some(format!("Burst request {n:02}")),

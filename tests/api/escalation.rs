@@ -2,16 +2,14 @@
 //! once per person and level, retries ignored, bots and unrelated messages
 //! ignored, removal ignored, the off-ramp on reaching critical, demand.
 
-mod common;
-
-use common::*;
+use testkit::*;
 
 const POST_TS: &str = "1732528810.000201";
 const INTAKE_POST: (&str, &str) = (INTAKE_CHANNEL, POST_TS);
 
 /// Files a Low request (#1) and waits until its intake post is out.
 async fn low_request() -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn().await;
+    let (app, slack, db) = spawn_app().await;
     assert_eq!(
         app.submit(&Form {
             severity: Some("sev4".into()),

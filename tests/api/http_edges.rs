@@ -1,16 +1,14 @@
 //! The HTTP boundary: signatures, replays, sizes, malformed payloads,
 //! validation errors, the URL check and the ops endpoints.
 
-mod common;
-
-use common::*;
 use intake::store::requests;
+use testkit::*;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
 #[tokio::test]
 async fn unsigned_forged_and_stale_requests_are_refused_and_do_nothing() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let body = command_body("hello");
     let unsigned = app
         .request(
@@ -58,7 +56,7 @@ async fn unsigned_forged_and_stale_requests_are_refused_and_do_nothing() {
 
 #[tokio::test]
 async fn url_verification_echoes_the_challenge() {
-    let (app, _slack, _db) = spawn().await;
+    let (app, _slack, _db) = spawn_app().await;
     let body = sample("events/url_verification.json");
     let response = app.post_signed("/slack/events", "application/json", &body).await;
     assert_eq!(response.status, 200);
@@ -72,7 +70,7 @@ async fn url_verification_echoes_the_challenge() {
 /// `escalation::three_colleagues_…` replays event ids.)
 #[tokio::test]
 async fn a_reaction_on_a_message_that_is_no_request_is_acknowledged_and_forgotten() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let body = sample("events/reaction_added.json");
     for _ in 0..2 {
         assert_eq!(
@@ -94,7 +92,7 @@ async fn a_reaction_on_a_message_that_is_no_request_is_acknowledged_and_forgotte
 
 #[tokio::test]
 async fn oversized_and_malformed_bodies_get_4xx_with_a_reason() {
-    let (app, _slack, _db) = spawn().await;
+    let (app, _slack, _db) = spawn_app().await;
     let huge = vec![b'a'; 300 * 1024];
     let response = app.post_signed("/slack/interactions", FORM, &huge).await;
     assert_eq!(response.status, 413);
@@ -129,7 +127,7 @@ async fn oversized_and_malformed_bodies_get_4xx_with_a_reason() {
 
 #[tokio::test]
 async fn invalid_fields_come_back_under_their_blocks_and_nothing_is_stored() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let form = Form {
         kind: None,
         title: Some("x".repeat(151)),
@@ -158,7 +156,7 @@ async fn invalid_fields_come_back_under_their_blocks_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
-    let (app, _slack, _db) = spawn().await;
+    let (app, _slack, _db) = spawn_app().await;
     assert_eq!(app.request("GET", "/healthz", &[], vec![]).await.status, 200);
     let ready = app.request("GET", "/readyz", &[], vec![]).await;
     assert_eq!((ready.status, ready.body.trim()), (200, "ready"));

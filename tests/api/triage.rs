@@ -2,14 +2,12 @@
 //! buttons and modals, with the intake message updated in place, a thread
 //! line per step and a DM to the submitter, plus refusals and races.
 
-mod common;
-
-use common::*;
 use serde_json::Value;
+use testkit::*;
 
 /// Files a High request (#1) and waits until its intake post is out.
 async fn filed() -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn().await;
+    let (app, slack, db) = spawn_app().await;
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     slack.wait_for("chat.postMessage", 2).await;
     app.settle().await;

@@ -2,11 +2,9 @@
 //! each, the most urgent only), the paused clock, follow-ups and auto-close,
 //! revisits, the daily digest, and two schedulers racing on one database.
 
-mod common;
-
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
-use common::*;
 use intake::app::Parts;
+use testkit::*;
 
 fn keys(slack: &FakeSlack) -> Vec<String> {
     slack.calls_to("chat.postMessage").iter().map(shown).collect()
@@ -39,7 +37,7 @@ async fn filed(app: &TestApp, slack: &FakeSlack, severity: &str, count: usize) -
 
 #[tokio::test]
 async fn reminders_go_out_once_each_and_the_breach_is_announced() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev1", 3).await; // Critical: triage within 30 wall minutes
     assert!(
         jobs(&app, t0 + Duration::minutes(5)).await.is_empty(),
@@ -81,7 +79,7 @@ async fn reminders_go_out_once_each_and_the_breach_is_announced() {
 
 #[tokio::test]
 async fn a_request_found_past_several_thresholds_gets_only_the_most_urgent() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev1", 3).await;
     let lines = jobs(&app, t0 + Duration::minutes(45)).await;
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -90,7 +88,7 @@ async fn a_request_found_past_several_thresholds_gets_only_the_most_urgent() {
 
 #[tokio::test]
 async fn owners_get_their_resolution_reminders_by_dm() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev1", 3).await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
     app.settle().await;
@@ -109,7 +107,7 @@ async fn owners_get_their_resolution_reminders_by_dm() {
 
 #[tokio::test]
 async fn the_clock_stops_while_waiting_on_the_submitter() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev1", 3).await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
     assert_eq!(
@@ -136,7 +134,7 @@ async fn the_clock_stops_while_waiting_on_the_submitter() {
 
 #[tokio::test]
 async fn resolved_requests_are_followed_up_then_closed() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev3", 2).await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
     assert_eq!(
@@ -172,7 +170,7 @@ async fn resolved_requests_are_followed_up_then_closed() {
 
 #[tokio::test]
 async fn deferred_requests_come_back_on_their_revisit_date() {
-    let (app, slack, _db) = spawn().await;
+    let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev3", 2).await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
     let revisit = (t0 + Duration::days(3)).date_naive();

@@ -1,0 +1,10 @@
+//! The integration tests, one test binary: intake started in-process against
+//! the test kit's fake Slack and a fresh database per test (SQLite, or
+//! PostgreSQL when `DATABASE_URL` is set), driven with signed Slack requests.
+
+mod escalation;
+mod http_edges;
+mod outbox_delivery;
+mod request_flow;
+mod scheduler;
+mod triage;
