@@ -1,8 +1,10 @@
-//! HTTP routes: `/slack/*` (signed), `/healthz`, `/readyz`, `/metrics`.
+//! The HTTP transport: `/slack/*` (signed), `/healthz`, `/readyz`,
+//! `/metrics`.
 //!
 //! Every Slack route checks size, then signature and timestamp on the raw
-//! bytes, then hands the body to its handler. Nothing a client sends can
-//! make this layer panic or answer 500: bad input is a 4xx with a reason.
+//! bytes, then parses the body (`slack::inbound`) and hands it to its use
+//! case (`service`). Nothing a client sends can make this layer panic or
+//! answer 500: bad input is a 4xx with a reason.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,8 +17,18 @@ use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::{Instrument, field, info_span, warn};
 
-use crate::app::AppState;
-use crate::handlers::{self, Reply};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::service::{self, Services};
+use crate::slack::verify::Verifier;
+use crate::slack::{Reply, inbound};
+
+/// What the routes share.
+pub struct HttpState {
+    pub services: Services,
+    pub verifier: Verifier,
+    pub metrics: PrometheusHandle,
+}
 
 type Body = Full<Bytes>;
 
@@ -54,7 +66,7 @@ impl SlackRoute {
     }
 }
 
-pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let path = request.uri().path().to_string();
     let slack_route = match path.as_str() {
@@ -67,7 +79,7 @@ pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<R
         (&Method::POST, _, Some(route)) => slack(&state, route, request).await,
         (_, _, Some(_)) => text(StatusCode::METHOD_NOT_ALLOWED, "Slack routes accept POST only\n"),
         (&Method::GET, "/healthz", _) => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/readyz", _) => match state.store.ping().await {
+        (&Method::GET, "/readyz", _) => match state.services.ctx.store.ping().await {
             Ok(()) => text(StatusCode::OK, "ready\n"),
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
         },
@@ -92,8 +104,8 @@ pub async fn route(state: Arc<AppState>, request: Request<Incoming>) -> Result<R
 }
 
 /// Outbox depth by status, read at scrape time so dead messages stay visible.
-async fn record_outbox_gauges(state: &AppState) {
-    match crate::outbox::counts(state.store.db()).await {
+async fn record_outbox_gauges(state: &HttpState) {
+    match crate::store::outbox::counts(state.services.ctx.store.db()).await {
         Ok((pending, sent, dead)) => {
             for (status, count) in [("pending", pending), ("sent", sent), ("dead", dead)] {
                 metrics::gauge!("intake_outbox_messages", "status" => status).set(count as f64);
@@ -103,8 +115,8 @@ async fn record_outbox_gauges(state: &AppState) {
     }
 }
 
-async fn slack(state: &AppState, route: SlackRoute, request: Request<Incoming>) -> Response<Body> {
-    let limit = state.settings.raw.server.max_body_bytes;
+async fn slack(state: &HttpState, route: SlackRoute, request: Request<Incoming>) -> Response<Body> {
+    let limit = state.services.ctx.settings.max_body_bytes;
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -137,11 +149,21 @@ async fn slack(state: &AppState, route: SlackRoute, request: Request<Incoming>) 
         user = field::Empty,
         request = field::Empty
     );
+    let services = &state.services;
     let reply = async {
         match route {
-            SlackRoute::Commands => handlers::command(state, &body).await,
-            SlackRoute::Interactions => handlers::interaction(state, &body).await,
-            SlackRoute::Events => handlers::event(state, &body).await,
+            SlackRoute::Commands => match inbound::command(&body) {
+                Ok(command) => service::command(services, command).await,
+                Err(e) => e.into(),
+            },
+            SlackRoute::Interactions => match inbound::interaction(&body) {
+                Ok(interaction) => service::interaction(services, interaction).await,
+                Err(e) => e.into(),
+            },
+            SlackRoute::Events => match inbound::event(&body) {
+                Ok(envelope) => service::event(services, envelope, &body).await,
+                Err(e) => e.into(),
+            },
         }
     }
     .instrument(span)

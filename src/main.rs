@@ -5,9 +5,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use intake::app::{App, AppState, Parts, redact_url};
 use intake::cli::{Cli, Command};
 use intake::config::Settings;
+use intake::context::Context;
+use intake::startup::{App, Parts, redact_url};
 use intake::store::Store;
 use tracing::info;
 
@@ -29,46 +30,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    intake::telemetry::init_logging(settings.json_logs, &settings.raw.log.level);
+    intake::telemetry::init_logging(settings.json_logs, &settings.log_level);
     match cli.command {
         Command::CheckConfig => {
             print!("{}", settings.redacted_toml());
             eprintln!("configuration is valid");
         }
         Command::Migrate => {
-            let store = Store::connect(&settings.raw.database.url, 1).await?;
+            let store = Store::connect(&settings.database.url, 1).await?;
             store.migrate().await?;
-            info!(database = %redact_url(&settings.raw.database.url), "migrations applied");
+            info!(database = %redact_url(&settings.database.url), "migrations applied");
         }
         Command::Serve => {
             let running = App::build(settings).await?.spawn(Parts::default());
-            shutdown_signal().await;
+            intake::shutdown::signal().await;
             info!("shutting down: no new connections; finishing in-flight requests");
             running.stop().await;
             info!("stopped");
         }
         Command::RunJobs { at, dry_run } => {
-            let state = AppState::build(settings).await?;
-            let report = intake::scheduler::run_due(&state, at, dry_run).await?;
+            let ctx = intake::startup::context(settings).await?;
+            let report = intake::service::scheduled::run_due(&ctx, at, dry_run).await?;
             print_report(&report.lines, dry_run);
             if !dry_run {
-                deliver(&state).await?;
+                deliver(&ctx).await?;
             }
         }
         Command::Digest { dry_run } => {
-            let state = AppState::build(settings).await?;
+            let ctx = intake::startup::context(settings).await?;
             let now = chrono::Utc::now();
-            let tz = state.settings.calendar.tz();
-            let since = intake::scheduler::jobs::digest_window(&state.settings.digest_schedule, tz, now)
-                .map_or(now - chrono::TimeDelta::days(1), |(_, latest)| latest);
-            let key = format!("digest:manual:{}", now.to_rfc3339());
-            let message = intake::scheduler::jobs::digest_message(&state, key, since, now).await?;
+            let message = intake::service::scheduled::manual_digest(&ctx, now).await?;
             if dry_run {
                 println!("{}", serde_json::to_string_pretty(&message.payload)?);
             } else {
-                intake::outbox::enqueue(state.store.writer(), message, now).await?;
-                deliver(&state).await?;
-                println!("digest posted to {}", state.settings.digest_channel);
+                intake::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
+                deliver(&ctx).await?;
+                println!("digest posted to {}", ctx.settings.digest_channel);
             }
         }
         Command::Manifest { .. } => unreachable!("handled before loading config"),
@@ -87,38 +84,16 @@ fn print_report(lines: &[String], dry_run: bool) {
 }
 
 /// Sends what is queued now, for commands that run without `serve`.
-async fn deliver(state: &AppState) -> anyhow::Result<()> {
-    let dispatcher = state.dispatcher();
+async fn deliver(ctx: &Context) -> anyhow::Result<()> {
+    let dispatcher = intake::workers::dispatcher::Dispatcher::new(ctx);
     for _ in 0..100 {
         if dispatcher.round().await? == 0 {
             break;
         }
     }
-    let (pending, _, dead) = intake::outbox::counts(state.store.db()).await?;
+    let (pending, _, dead) = intake::store::outbox::counts(ctx.store.db()).await?;
     if pending > 0 || dead > 0 {
         eprintln!("outbox: {pending} pending (retried by `intake serve`), {dead} dead");
     }
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
 }

@@ -7,12 +7,14 @@ use std::hint::black_box;
 
 use chrono::{NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use criterion::{Criterion, criterion_group, criterion_main};
+use intake::domain::policy::Policy;
 use intake::domain::reminders;
-use intake::domain::request::{Request, RequestKind, RequestNumber, SlaDeadlines};
+use intake::domain::request::{Link, Request, RequestKind, RequestNumber, SlaDeadlines, Title};
 use intake::domain::severity::{Severities, Severity, SeverityKey};
 use intake::domain::sla::{self, BusinessCalendar, ClockKind, SlaSpan};
-use intake::domain::triage::{Actor, Event, State, transition};
-use intake::slack::blocks;
+use intake::domain::state::State;
+use intake::domain::triage::{Actor, Event, transition};
+use intake::slack::render;
 
 fn severities() -> Severities {
     let sev = |key: &str, label: &str, clock| Severity {
@@ -50,10 +52,12 @@ fn request(n: i64, state: State) -> Request {
     Request {
         number: RequestNumber(n),
         kind: RequestKind::Bug,
-        title: "<!channel> checkout page times out & spins".into(),
+        title: Title::stored("<!channel> checkout page times out & spins".into()),
         description: "Since this morning the checkout page spins for ~30s & shows a 504 <gateway>.".repeat(20),
         area: Some("Checkout".into()),
-        link: Some("https://status.example.com/incidents/7781?src=slack&lang=en".into()),
+        link: Some(Link::stored(
+            "https://status.example.com/incidents/7781?src=slack&lang=en".into(),
+        )),
         severity: SeverityKey::new("sev2").expect("key"),
         state,
         submitter: "U0SUBMIT01".into(),
@@ -68,18 +72,28 @@ fn request(n: i64, state: State) -> Request {
         version: 1,
         sla_paused_at: None,
         resolved_at: None,
+        reminder_stage: 0,
         demand: 2,
+        intake_message: None,
     }
 }
 
 fn benches(c: &mut Criterion) {
     let new = request(42, State::New);
     let triager = Actor::person("U0TRIAGE01", true);
+    let cal = calendar();
+    let policy = Policy {
+        severities: severities(),
+        calendar: cal.clone(),
+        thresholds: reminders::thresholds(&[0.5, 0.9]),
+        followup_after: SlaSpan::Days(3),
+        auto_close_after: SlaSpan::Days(7),
+    };
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 11, 0, 0).single().expect("time");
     c.bench_function("transition: take", |b| {
-        b.iter(|| transition(black_box(&new), &Event::Take, &triager))
+        b.iter(|| transition(black_box(&new), &Event::Take, &triager, &policy, at))
     });
 
-    let cal = calendar();
     let start = Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).single().expect("time");
     c.bench_function("sla: 30 business days, Berlin, weekly holidays", |b| {
         b.iter(|| sla::deadline(black_box(start), SlaSpan::Days(30), ClockKind::Business, &cal))
@@ -87,7 +101,7 @@ fn benches(c: &mut Criterion) {
 
     let severities = severities();
     c.bench_function("render: intake message", |b| {
-        b.iter(|| blocks::intake_message(black_box(&new), &severities))
+        b.iter(|| render::intake_message(black_box(&new), &severities))
     });
 
     let many: Vec<Request> = (0..100_000).map(|n| request(n, State::Triaged)).collect();

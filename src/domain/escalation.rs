@@ -112,7 +112,7 @@ mod tests {
     use super::*;
     use crate::domain::severity::Severity;
     use crate::domain::sla::{ClockKind, SlaSpan};
-    use crate::domain::triage::State;
+    use crate::domain::state::State;
     use chrono::TimeZone;
 
     fn key(k: &str) -> SeverityKey {

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::domain::severity::Severity;
 use crate::domain::sla::{self, BusinessCalendar};
-use crate::domain::triage::State;
+use crate::domain::state::State;
 
 /// Which of a request's SLAs a reminder is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::severity::{Severities, Severity, SeverityKey};
 use crate::domain::sla::{self, BusinessCalendar};
+use crate::domain::state::State;
+use crate::domain::text::Tracker;
 
 pub const TITLE_MAX: usize = 150;
 pub const DESCRIPTION_MAX: usize = 3000;
@@ -100,6 +102,11 @@ impl Title {
         Ok(Self(title))
     }
 
+    /// A title read back from storage, where only validated titles are written.
+    pub fn stored(value: String) -> Self {
+        Self(value)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -118,6 +125,11 @@ impl Link {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(Some(Self(link))),
             _ => Err("The link must be a web address starting with https:// or http://.".into()),
         }
+    }
+
+    /// A link read back from storage, where only validated links are written.
+    pub fn stored(value: String) -> Self {
+        Self(value)
     }
 
     pub fn as_str(&self) -> &str {
@@ -200,23 +212,49 @@ impl NewRequest {
     }
 }
 
+/// Where a message is in Slack: its conversation and timestamp. The one
+/// shape of a message address, from the Web API's answer to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+impl MessageRef {
+    pub fn new(channel: impl Into<String>, ts: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            ts: ts.into(),
+        }
+    }
+}
+
+/// Which of a request's posts a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostKind {
+    /// The card in the intake channel: updated in place, reactions count.
+    Intake,
+    /// The on-call post: reactions count.
+    Oncall,
+}
+
 /// A stored request, as every part of the service reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub number: RequestNumber,
     pub kind: RequestKind,
-    pub title: String,
+    pub title: Title,
     pub description: String,
     pub area: Option<String>,
-    pub link: Option<String>,
+    pub link: Option<Link>,
     pub severity: SeverityKey,
-    pub state: crate::domain::triage::State,
+    pub state: State,
     pub submitter: String,
     pub owner: Option<String>,
     pub deadlines: SlaDeadlines,
     pub created_at: DateTime<Utc>,
-    /// Where accepted work is tracked (key or link).
-    pub tracker: Option<String>,
+    /// Where accepted work is tracked.
+    pub tracker: Option<Tracker>,
     /// When deferred work comes back to the queue.
     pub revisit_on: Option<chrono::NaiveDate>,
     /// Bumped by every change; a change based on an older version is refused.
@@ -224,19 +262,24 @@ pub struct Request {
     /// When the SLA clock stopped (needs info, deferred); `None` while it runs.
     pub sla_paused_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The most urgent reminder threshold already sent for the running SLA
+    /// (0: none yet); reset whenever a different SLA starts running.
+    pub reminder_stage: i32,
     /// Distinct people who said they need this too (the "+1" emoji).
     pub demand: i32,
+    /// The card in the intake channel, once posted.
+    pub intake_message: Option<MessageRef>,
 }
 
 #[cfg(test)]
 impl Request {
     /// A plain request for unit tests: #42, a bug from U0SUBMIT01, unowned,
     /// filed and due at `at`.
-    pub fn sample(state: crate::domain::triage::State, severity: &str, at: DateTime<Utc>) -> Self {
+    pub fn sample(state: State, severity: &str, at: DateTime<Utc>) -> Self {
         Request {
             number: RequestNumber(42),
             kind: RequestKind::Bug,
-            title: "Invoices render blank".into(),
+            title: Title::stored("Invoices render blank".into()),
             description: "Since Monday.".into(),
             area: None,
             link: None,
@@ -254,7 +297,9 @@ impl Request {
             version: 0,
             sla_paused_at: None,
             resolved_at: None,
+            reminder_stage: 0,
             demand: 0,
+            intake_message: None,
         }
     }
 }
@@ -271,6 +316,33 @@ impl SlaDeadlines {
         Self {
             response_due: sla::deadline(submitted_at, severity.response, severity.clock, calendar),
             resolution_due: sla::deadline(submitted_at, severity.resolution, severity.clock, calendar),
+        }
+    }
+
+    /// The deadlines under a new severity, keeping the SLA time already
+    /// used: what was spent under the old severity (never the time the
+    /// clock stood still) is charged against the new one's span. `at` is
+    /// when the clock last ran: now, or when it was paused.
+    pub fn for_new_severity(
+        &self,
+        old: &Severity,
+        new: &Severity,
+        at: DateTime<Utc>,
+        calendar: &BusinessCalendar,
+    ) -> Self {
+        let moved = |due, old_span, new_span| {
+            let old_span = sla::span_duration(old_span, old.clock, calendar);
+            let new_span = sla::span_duration(new_span, new.clock, calendar);
+            let used = old_span
+                .checked_sub(&sla::elapsed(at, due, old.clock, calendar))
+                .and_then(|used| used.checked_add(&sla::elapsed(due, at, old.clock, calendar)))
+                .unwrap_or(old_span);
+            let left = new_span.checked_sub(&used).unwrap_or(chrono::TimeDelta::zero());
+            sla::deadline_after(at, left, new.clock, calendar)
+        };
+        Self {
+            response_due: moved(self.response_due, old.response, new.response),
+            resolution_due: moved(self.resolution_due, old.resolution, new.resolution),
         }
     }
 }

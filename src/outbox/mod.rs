@@ -1,30 +1,19 @@
-//! The outbox: every outbound Slack message except `views.open`.
+//! The outbox's vocabulary: what a message to Slack is before it is sent.
 //!
 //! A message is a row written in the same transaction as the change that
-//! caused it, under a deterministic dedupe key (unique), so a retried
-//! handler or a second click cannot enqueue it twice and a crash after the
-//! commit only delays it. The [`dispatcher`] claims due rows with a lease
-//! and sends them; rows of one request go out in the order they were written.
+//! caused it (`store::outbox`), under a deterministic [`DedupeKey`]
+//! (unique), so a retried handler or a second click cannot enqueue it twice
+//! and a crash after the commit only delays it. `workers::dispatcher`
+//! claims due rows with a lease and sends them; rows of one request go out
+//! in the order they were written. Types only: no I/O here.
 
-pub mod dispatcher;
+use std::fmt;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TryInsertResult,
-};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use crate::domain::request::RequestNumber;
-use crate::store::StoreError;
-use crate::store::entities::outbox_message::{self, Column};
-
-pub use outbox_message::Model as OutboxRow;
-
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const DEAD: &str = "dead";
+use crate::domain::reminders::{Permille, SlaKind};
+use crate::domain::request::{PostKind, RequestNumber};
 
 /// The Web API method a message is sent with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,301 +39,181 @@ impl Method {
     }
 }
 
-/// What the dispatcher must remember once a message is sent.
+/// Which message of a triage step a key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnSent {
-    /// Store the posted message's channel and ts as the request's intake message.
-    RecordIntakeMessage,
-    /// Store them as its on-call post (reactions there count too).
-    RecordOncallMessage,
+pub enum StepMessage {
+    /// The card, re-rendered.
+    Card,
+    /// The line in the card's thread.
+    Thread,
+    Submitter,
+    Owner,
+    /// The on-call page a step caused.
+    Oncall,
 }
 
-impl OnSent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RecordIntakeMessage => "record_intake_message",
-            Self::RecordOncallMessage => "record_oncall_message",
+/// The unique key of one message: the same cause always makes the same
+/// key, so the second attempt to enqueue it is a no-op. One constructor
+/// per kind of message; the strings are stored, so they never change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupeKey(String);
+
+impl DedupeKey {
+    /// A new request's card in the intake channel.
+    pub fn intake_post(number: RequestNumber) -> Self {
+        Self(format!("req:{}:intake_post", number.0))
+    }
+
+    /// The submitter's receipt DM.
+    pub fn receipt(number: RequestNumber) -> Self {
+        Self(format!("req:{}:receipt", number.0))
+    }
+
+    /// The on-call page: one key per request, whether a critical
+    /// submission or a later step caused it, so on-call is paged once.
+    pub fn oncall_page(number: RequestNumber) -> Self {
+        Self(format!("req:{}:oncall", number.0))
+    }
+
+    /// A message caused by the step that made `version`.
+    pub fn step(number: RequestNumber, version: i32, message: StepMessage) -> Self {
+        match message {
+            StepMessage::Oncall => Self::oncall_page(number),
+            StepMessage::Card => Self(format!("req:{}:v{version}:card", number.0)),
+            StepMessage::Thread => Self(format!("req:{}:v{version}:thread", number.0)),
+            StepMessage::Submitter => Self(format!("req:{}:v{version}:submitter", number.0)),
+            StepMessage::Owner => Self(format!("req:{}:v{version}:owner", number.0)),
         }
     }
 
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::RecordIntakeMessage, Self::RecordOncallMessage]
-            .into_iter()
-            .find(|o| o.as_str() == value)
+    /// The card refresh after "+1"s moved the demand to `version`.
+    pub fn demand_refresh(number: RequestNumber, version: i32) -> Self {
+        Self(format!("req:{}:v{version}:demand", number.0))
+    }
+
+    /// An ephemeral explanation for one interaction (its trigger id), so a
+    /// retried click explains once.
+    pub fn explanation(interaction: &str) -> Self {
+        Self(format!("ephemeral:{interaction}"))
+    }
+
+    /// The hint that a finished request is not escalated by reactions.
+    pub fn reaction_hint(number: RequestNumber, user: &str, emoji: &str) -> Self {
+        Self::explanation(&format!("react:{}:{user}:{emoji}", number.0))
+    }
+
+    /// An SLA reminder (or, at the breach, the breach notice).
+    pub fn reminder(number: RequestNumber, kind: SlaKind, threshold: Permille) -> Self {
+        Self(format!("sla:{}:{}:{threshold}", number.0, kind.as_str()))
+    }
+
+    /// The copy of a breach notice in the escalation channel.
+    pub fn breach_escalation(number: RequestNumber, kind: SlaKind, threshold: Permille) -> Self {
+        Self(format!("{}:escalation", Self::reminder(number, kind, threshold).0))
+    }
+
+    /// The follow-up DM after the resolution made at `resolved_at`.
+    pub fn followup(number: RequestNumber, resolved_at: Option<DateTime<Utc>>) -> Self {
+        Self(format!(
+            "followup:{}:{}",
+            number.0,
+            resolved_at.map_or(0, |r| r.timestamp())
+        ))
+    }
+
+    /// The scheduled digest of one local date.
+    pub fn digest(date: NaiveDate) -> Self {
+        Self(format!("digest:{date}"))
+    }
+
+    /// A digest posted by hand (`intake digest`).
+    pub fn manual_digest(at: DateTime<Utc>) -> Self {
+        Self(format!("digest:manual:{}", at.to_rfc3339()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A key read back from storage.
+    pub fn stored(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for DedupeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 /// A message to enqueue. `payload` is the Web API request body (channel,
-/// text, blocks, …), rendered when the change happened.
+/// text, blocks, …), rendered by the Slack adapter when the change happened.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {
     pub request: Option<RequestNumber>,
-    pub dedupe_key: String,
+    pub dedupe_key: DedupeKey,
     pub method: Method,
     pub payload: Value,
-    pub on_sent: Option<OnSent>,
+    /// For a request's post: remember where it went, as this post.
+    pub records: Option<PostKind>,
 }
 
-/// Adds a message inside the caller's transaction; `false` if a message with
-/// the same dedupe key already exists (it is then not added again).
-pub async fn enqueue(
-    conn: &impl ConnectionTrait,
-    message: OutboundMessage,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    if let (Method::UpdateMessage, Some(number)) = (message.method, message.request) {
-        supersede_card_updates(conn, number).await?;
+impl OutboundMessage {
+    /// A `chat.postMessage` about `request` (or about none).
+    pub fn post(request: Option<RequestNumber>, dedupe_key: DedupeKey, payload: Value) -> Self {
+        Self {
+            request,
+            dedupe_key,
+            method: Method::PostMessage,
+            payload,
+            records: None,
+        }
     }
-    let inserted = outbox_message::Entity::insert(row(message, now))
-        .on_conflict_do_nothing_on([Column::DedupeKey])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
-}
 
-/// Adds new posts (`chat.postMessage`, `chat.postEphemeral`) in one
-/// statement; keys already queued are skipped. Card refreshes go through
-/// [`enqueue`], which also drops the stale ones.
-pub async fn enqueue_posts(
-    conn: &impl ConnectionTrait,
-    messages: Vec<OutboundMessage>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    debug_assert!(messages.iter().all(|m| m.method != Method::UpdateMessage));
-    if messages.is_empty() {
-        return Ok(());
+    /// The request's card, re-rendered, as a `chat.update`.
+    pub fn card_update(request: RequestNumber, dedupe_key: DedupeKey, payload: Value) -> Self {
+        Self {
+            method: Method::UpdateMessage,
+            ..Self::post(Some(request), dedupe_key, payload)
+        }
     }
-    outbox_message::Entity::insert_many(messages.into_iter().map(|m| row(m, now)))
-        .on_conflict_do_nothing_on([Column::DedupeKey])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
 
-fn row(message: OutboundMessage, now: DateTime<Utc>) -> outbox_message::ActiveModel {
-    outbox_message::ActiveModel {
-        request_id: Set(message.request.map(|n| n.0)),
-        dedupe_key: Set(message.dedupe_key),
-        method: Set(message.method.as_str().to_string()),
-        payload: Set(message.payload.to_string()),
-        on_sent: Set(message.on_sent.map(|o| o.as_str().to_string())),
-        status: Set(PENDING.to_string()),
-        attempts: Set(0),
-        // Due at once, even when `now` is a simulated future instant
-        // (`run-jobs --at`), so moving time ahead still delivers.
-        next_attempt_at: Set(Ord::min(now, Utc::now())),
-        created_at: Set(now),
-        ..Default::default()
+    /// A `chat.postEphemeral`: only one person sees it.
+    pub fn ephemeral(dedupe_key: DedupeKey, payload: Value) -> Self {
+        Self {
+            method: Method::PostEphemeral,
+            ..Self::post(None, dedupe_key, payload)
+        }
+    }
+
+    /// A post whose address the request keeps (its card, its on-call page).
+    pub fn recording(self, post: PostKind) -> Self {
+        Self {
+            records: Some(post),
+            ..self
+        }
     }
 }
 
-fn lease_free(now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(Column::LeaseUntil.is_null())
-        .add(Column::LeaseUntil.lt(now))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Claims up to `limit` due messages for `token` until `now + lease`.
-/// A message waits while an earlier message of the same request is still
-/// pending, so a request's messages arrive in order. Safe with several
-/// dispatchers on one database: the claim is a conditional update.
-pub async fn claim_due(
-    conn: &impl ConnectionTrait,
-    token: &str,
-    now: DateTime<Utc>,
-    lease: TimeDelta,
-    limit: u64,
-) -> Result<Vec<OutboxRow>, StoreError> {
-    let earlier = Alias::new("earlier");
-    let earlier_pending = Query::select()
-        .expr(Expr::val(1))
-        .from_as(outbox_message::Entity, earlier.clone())
-        .and_where(Expr::col((earlier.clone(), Column::RequestId)).equals((outbox_message::Entity, Column::RequestId)))
-        .and_where(Expr::col((earlier.clone(), Column::Id)).lt(Expr::col((outbox_message::Entity, Column::Id))))
-        .and_where(ExprTrait::eq(Expr::col((earlier, Column::Status)), PENDING))
-        .to_owned();
-    let candidates: Vec<i64> = outbox_message::Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(Column::Status.eq(PENDING))
-        .filter(Column::NextAttemptAt.lte(now))
-        .filter(lease_free(now))
-        .filter(Expr::exists(earlier_pending).not())
-        .order_by_asc(Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if candidates.is_empty() {
-        return Ok(Vec::new());
+    #[test]
+    fn keys_keep_the_shapes_already_stored() {
+        let n = RequestNumber(42);
+        assert_eq!(DedupeKey::intake_post(n).as_str(), "req:42:intake_post");
+        assert_eq!(DedupeKey::step(n, 3, StepMessage::Card).as_str(), "req:42:v3:card");
+        assert_eq!(DedupeKey::step(n, 3, StepMessage::Oncall).as_str(), "req:42:oncall");
+        assert_eq!(
+            DedupeKey::breach_escalation(n, SlaKind::Resolution, 1000).as_str(),
+            "sla:42:resolution:1000:escalation"
+        );
+        assert_eq!(
+            DedupeKey::reaction_hint(n, "U1", "arrow_up").as_str(),
+            "ephemeral:react:42:U1:arrow_up"
+        );
+        assert_eq!(DedupeKey::followup(n, None).as_str(), "followup:42:0");
     }
-    outbox_message::Entity::update_many()
-        .col_expr(Column::LeaseOwner, token.into())
-        .col_expr(Column::LeaseUntil, (now + lease).into())
-        .filter(Column::Id.is_in(candidates))
-        .filter(Column::Status.eq(PENDING))
-        .filter(lease_free(now))
-        .exec(conn)
-        .await?;
-    Ok(outbox_message::Entity::find()
-        .filter(Column::LeaseOwner.eq(token))
-        .filter(Column::Status.eq(PENDING))
-        .order_by_asc(Column::Id)
-        .all(conn)
-        .await?)
-}
-
-async fn finish(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    changes: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
-) -> Result<(), StoreError> {
-    let mut update = outbox_message::Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
-    for (column, value) in changes {
-        update = update.col_expr(column, value);
-    }
-    update
-        .filter(Column::Id.eq(row.id))
-        .filter(Column::LeaseOwner.eq(token))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Marks the messages `ids` (claimed under `token`) sent, in one statement.
-pub async fn mark_sent(
-    conn: &impl ConnectionTrait,
-    ids: &[i64],
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    outbox_message::Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(Column::Status, SENT.into())
-        .col_expr(Column::SentAt, now.into())
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::LeaseOwner.eq(token))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Hands back a claimed message that was not tried, unchanged.
-pub async fn unclaim(conn: &impl ConnectionTrait, row: &OutboxRow, token: &str) -> Result<(), StoreError> {
-    finish(conn, row, token, Vec::new()).await
-}
-
-/// A failed attempt that may succeed later: counted, and tried again at `at`.
-pub async fn retry_at(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    at: DateTime<Utc>,
-    error: &str,
-) -> Result<(), StoreError> {
-    record_failure(conn, row, token, error, (Column::NextAttemptAt, at.into())).await
-}
-
-/// Slack asked us to wait: try again at `at`; this is not a failed attempt.
-pub async fn wait_until(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let changes = vec![
-        (Column::NextAttemptAt, at.into()),
-        (Column::LastError, "ratelimited".into()),
-    ];
-    finish(conn, row, token, changes).await
-}
-
-/// Gives up on a message: it stays in the table, visible, with its error.
-pub async fn mark_dead(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    error: &str,
-) -> Result<(), StoreError> {
-    record_failure(conn, row, token, error, (Column::Status, DEAD.into())).await
-}
-
-async fn record_failure(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    error: &str,
-    then: (Column, sea_orm::sea_query::SimpleExpr),
-) -> Result<(), StoreError> {
-    let changes = vec![
-        then,
-        (Column::Attempts, (row.attempts + 1).into()),
-        (Column::LastError, error.into()),
-    ];
-    finish(conn, row, token, changes).await
-}
-
-/// Hands back every unfinished message claimed under `token_prefix`
-/// (graceful shutdown), so another dispatcher can take them at once.
-pub async fn release(conn: &impl ConnectionTrait, token_prefix: &str) -> Result<u64, StoreError> {
-    let result = outbox_message::Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(Column::LeaseOwner.starts_with(token_prefix))
-        .filter(Column::Status.eq(PENDING))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// How many messages are in each status: (pending, sent, dead).
-pub async fn counts(conn: &impl ConnectionTrait) -> Result<(u64, u64, u64), StoreError> {
-    let count = |status: &'static str| {
-        outbox_message::Entity::find()
-            .filter(Column::Status.eq(status))
-            .count(conn)
-    };
-    Ok((count(PENDING).await?, count(SENT).await?, count(DEAD).await?))
-}
-
-/// Every message of one request, oldest first.
-pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(outbox_message::Entity::find()
-        .filter(Column::RequestId.eq(number.0))
-        .order_by_asc(Column::Id)
-        .all(conn)
-        .await?)
-}
-
-/// Drops a request's card refreshes that are still waiting and unclaimed
-/// (done by [`enqueue`] for every new one):
-/// each refresh re-renders the whole card, so only the newest matters. A
-/// busy request (many "+1"s, quick steps) then costs one `chat.update`
-/// instead of a queue of stale ones sent in order.
-async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
-    let result = outbox_message::Entity::delete_many()
-        .filter(Column::RequestId.eq(number.0))
-        .filter(Column::Method.eq(Method::UpdateMessage.as_str()))
-        .filter(Column::Status.eq(PENDING))
-        .filter(Column::LeaseOwner.is_null())
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// Whether a message with this key was ever enqueued (sent or not).
-pub async fn exists(conn: &impl ConnectionTrait, dedupe_key: &str) -> Result<bool, StoreError> {
-    Ok(outbox_message::Entity::find()
-        .filter(Column::DedupeKey.eq(dedupe_key))
-        .count(conn)
-        .await?
-        > 0)
 }

@@ -19,6 +19,8 @@ use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
+use crate::domain::request::MessageRef;
+
 type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 
 /// How a failed call should be handled.
@@ -82,13 +84,6 @@ fn refused(code: String, details: Vec<String>) -> CallError {
 const INTERACTIVE_LIMIT: Duration = Duration::from_millis(2500);
 /// Look-ups made while Slack waits for an ack.
 const LOOKUP_LIMIT: Duration = Duration::from_millis(1000);
-
-/// A posted message's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Posted {
-    pub channel: String,
-    pub ts: String,
-}
 
 #[derive(Clone)]
 pub struct SlackApi {
@@ -203,7 +198,7 @@ impl SlackApi {
     /// `chat.postMessage`: `message` is the JSON body (`channel`, `text`,
     /// `blocks`, …); `channel` may be a channel id, a `#name` or a user id
     /// (the app's DM). Returns where it was posted.
-    pub async fn post_message(&self, message: String) -> Result<Posted, CallError> {
+    pub async fn post_message(&self, message: String) -> Result<MessageRef, CallError> {
         let answer = self.post_json("chat.postMessage", message, self.timeout).await?;
         #[derive(serde::Deserialize)]
         struct Answer {
@@ -213,7 +208,7 @@ impl SlackApi {
         // Slack did post it: an answer we cannot read must not make it retry.
         let Answer { channel, ts } = serde_json::from_slice(&answer)
             .map_err(|e| CallError::Permanent(format!("unreadable chat.postMessage answer: {e}")))?;
-        Ok(Posted { channel, ts })
+        Ok(MessageRef { channel, ts })
     }
 
     /// `chat.update` of a message posted earlier; `message` is the JSON body.
@@ -298,8 +293,8 @@ impl SlackApi {
     }
 
     /// `chat.getPermalink` for a posted message.
-    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, CallError> {
-        let request = SlackApiChatGetPermalinkRequest::new(channel.to_string().into(), ts.to_string().into());
+    pub async fn permalink(&self, message: &MessageRef) -> Result<String, CallError> {
+        let request = SlackApiChatGetPermalinkRequest::new(message.channel.clone().into(), message.ts.clone().into());
         let session = self.client.open_session(&self.token);
         self.call(session.chat_get_permalink(&request))
             .await

@@ -10,15 +10,11 @@ use super::StoreError;
 use super::entities::request;
 use super::requests::to_domain;
 use crate::domain::request::{Request, RequestNumber};
-use crate::domain::triage::State;
+use crate::domain::state::State;
 
-/// Requests whose next reminder threshold has passed, with the stage
-/// (permille) already reminded.
-pub async fn reminders(
-    conn: &impl ConnectionTrait,
-    at: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<(Request, i32)>, StoreError> {
+/// Requests whose next reminder threshold has passed (each carries the
+/// stage already reminded).
+pub async fn reminders(conn: &impl ConnectionTrait, at: DateTime<Utc>, limit: u64) -> Result<Vec<Request>, StoreError> {
     request::Entity::find()
         .filter(request::Column::NextReminderAt.lte(at))
         .order_by_asc(request::Column::NextReminderAt)
@@ -26,10 +22,7 @@ pub async fn reminders(
         .all(conn)
         .await?
         .into_iter()
-        .map(|row| {
-            let stage = row.sla_stage;
-            to_domain(row).map(|r| (r, stage))
-        })
+        .map(to_domain)
         .collect()
 }
 

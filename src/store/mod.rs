@@ -1,4 +1,7 @@
-//! Storage: one connection pool, migrations, and the queries the service runs.
+//! Storage: one connection pool, migrations, and every query the service
+//! runs (no other module uses sea-orm). Each module is one table or one
+//! question: `requests`, `audit`, `demand`, `outbox`, `events`, `due` (what
+//! the scheduler must look at), `digest` (the digest's figures).
 //!
 //! SQLite (WAL, busy timeout) is the embedded default; PostgreSQL runs the
 //! same code. Functions that must commit together take any
@@ -11,10 +14,14 @@
 //! lock back off in SQLite's busy handler, sleeping up to 100 ms a try (it
 //! made `view_submission`'s p99 250 ms under load; BENCHMARKS.md).
 
+pub mod audit;
 pub mod batch;
+pub mod demand;
+pub mod digest;
 pub mod due;
 pub mod entities;
 pub mod events;
+pub mod outbox;
 pub mod requests;
 
 use std::time::Duration;

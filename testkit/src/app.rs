@@ -8,8 +8,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use intake::app::{App, Parts, Running};
 use intake::config::{RawConfig, Settings, load_raw};
+use intake::startup::{App, Parts, Running};
 use serde_json::{Value, json};
 
 use crate::bodies::{Form, click_body, command_body, command_body_from, step_body};
@@ -80,8 +80,13 @@ impl TestApp {
         }
     }
 
+    /// The running service's context (settings, store, Slack client).
+    pub fn context(&self) -> &intake::context::Context {
+        self.running.as_ref().expect("running").context()
+    }
+
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
-        self.running.as_ref().expect("running").state.store.db()
+        self.context().store.db()
     }
 
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Response {
@@ -122,7 +127,7 @@ impl TestApp {
     /// Waits (bounded) until no message is pending in the outbox.
     pub async fn settle(&self) {
         for _ in 0..1000 {
-            let (pending, _, _) = intake::outbox::counts(self.db()).await.expect("counts");
+            let (pending, _, _) = intake::store::outbox::counts(self.db()).await.expect("counts");
             if pending == 0 {
                 return;
             }
@@ -130,7 +135,7 @@ impl TestApp {
         }
         panic!(
             "the outbox did not drain: {:?}",
-            intake::outbox::counts(self.db()).await
+            intake::store::outbox::counts(self.db()).await
         );
     }
 
@@ -162,8 +167,7 @@ impl TestApp {
 
     /// Runs every scheduled job due at `at` (the injected clock).
     pub async fn run_jobs(&self, at: chrono::DateTime<chrono::Utc>) -> Vec<String> {
-        let state = self.running.as_ref().expect("running").state.clone();
-        intake::scheduler::run_due(&state, at, false)
+        intake::service::scheduled::run_due(self.context(), at, false)
             .await
             .expect("jobs run")
             .lines

@@ -7,4 +7,5 @@ mod http_edges;
 mod outbox_delivery;
 mod request_flow;
 mod scheduler;
+mod severity;
 mod triage;

@@ -1,9 +1,9 @@
 //! The outbox: nothing lost across a restart, rate limits and 5xx retried
 //! until delivered exactly once, permanent errors marked dead.
 
-use intake::app::Parts;
 use intake::domain::request::RequestNumber;
-use intake::outbox;
+use intake::startup::Parts;
+use intake::store::outbox;
 use intake::store::requests;
 use testkit::*;
 

@@ -2,7 +2,7 @@
 //! on-call off-ramp, against the fake Slack and a real database.
 
 use intake::domain::request::RequestNumber;
-use intake::outbox;
+use intake::store::outbox;
 use intake::store::requests;
 use testkit::*;
 
@@ -125,13 +125,13 @@ async fn a_submitted_request_is_stored_posted_to_intake_and_acknowledged_by_dm()
     assert_eq!(request.severity.as_str(), "sev2");
     assert!(request.deadlines.response_due > request.created_at);
     assert!(request.deadlines.resolution_due > request.deadlines.response_due);
-    let (channel, ts) = requests::intake_message(db, RequestNumber(1))
+    let message = requests::intake_message(db, RequestNumber(1))
         .await
         .unwrap()
         .expect("intake message");
-    assert_eq!(channel, INTAKE_CHANNEL);
+    assert_eq!(message.channel, INTAKE_CHANNEL);
     // The fake Slack answers its first post with this ts.
-    assert_eq!(ts, "1732528810.000201");
+    assert_eq!(message.ts, "1732528810.000201");
     assert_eq!(
         slack.calls_to("chat.postMessage").len(),
         2,
@@ -234,7 +234,7 @@ async fn text_that_looks_like_a_placeholder_is_just_text() {
         "{intake}"
     );
     assert_eq!(
-        intake::outbox::counts(app.db()).await.unwrap(),
+        intake::store::outbox::counts(app.db()).await.unwrap(),
         (0, 2, 0),
         "nothing died"
     );

@@ -3,7 +3,7 @@
 //! revisits, the daily digest, and two schedulers racing on one database.
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
-use intake::app::Parts;
+use intake::startup::Parts;
 use testkit::*;
 
 fn keys(slack: &FakeSlack) -> Vec<String> {

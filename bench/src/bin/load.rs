@@ -144,7 +144,7 @@ impl Bench {
     async fn wait_outbox_drained(&self) -> Option<Duration> {
         let started = Instant::now();
         while started.elapsed() < EVENTS_BOUND {
-            if matches!(intake::outbox::counts(&self.store).await, Ok((0, _, _))) {
+            if matches!(intake::store::outbox::counts(&self.store).await, Ok((0, _, _))) {
                 return Some(started.elapsed());
             }
             tokio::time::sleep(POLL).await;
@@ -382,14 +382,12 @@ async fn outbox_drain(bench: &mut Bench) {
     let txn = bench.store.begin().await.expect("a transaction on intake's database");
     let now = chrono::Utc::now();
     for n in 0..DRAIN_MESSAGES {
-        let message = intake::outbox::OutboundMessage {
-            request: None,
-            dedupe_key: format!("bench-drain:{n}"),
-            method: intake::outbox::Method::PostMessage,
-            payload: serde_json::json!({"channel": DRAIN_CHANNEL, "text": format!("Drain message {n}")}),
-            on_sent: None,
-        };
-        intake::outbox::enqueue(&txn, message, now)
+        let message = intake::outbox::OutboundMessage::post(
+            None,
+            intake::outbox::DedupeKey::stored(format!("bench-drain:{n}")),
+            serde_json::json!({"channel": DRAIN_CHANNEL, "text": format!("Drain message {n}")}),
+        );
+        intake::store::outbox::enqueue(&txn, message, now)
             .await
             .expect("queue a message");
     }
@@ -414,7 +412,7 @@ async fn outbox_drain(bench: &mut Bench) {
         };
         (posts.window_count, posts.duplicates - dups_before, span)
     };
-    let pending = intake::outbox::counts(&bench.store)
+    let pending = intake::store::outbox::counts(&bench.store)
         .await
         .map(|(p, _, _)| p)
         .unwrap_or(u64::MAX);

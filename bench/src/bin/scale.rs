@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use intake::app::AppState;
 use intake::config::{Settings, load_raw};
 use intake::domain::request::RequestNumber;
-use intake::scheduler::digest;
+use intake::store::digest;
 use intake::store::entities::{request, request_event};
 use intake::store::{due, requests};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait, Set};
@@ -242,8 +241,10 @@ async fn main() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::validate(load_raw(None, &env).expect("config")).expect("valid config");
-    let state = AppState::build(settings).await.expect("state (migrations applied)");
-    let db = state.store.db();
+    let ctx = intake::startup::context(settings)
+        .await
+        .expect("context (migrations applied)");
+    let db = ctx.store.db();
     // A fixed "now" keeps a kept database's ages meaningful between runs.
     let now = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).single().expect("time");
     let backend = if url.starts_with("sqlite") {
@@ -256,8 +257,8 @@ async fn main() {
     let seeded = if already == 0 {
         let took = seed(db, count, now).await;
         // A server that grew to this size has run its hourly `PRAGMA
-        // optimize` (`scheduler::run_on_schedule`) many times on the way.
-        state.store.optimize().await;
+        // optimize` (`workers::scheduler`) many times on the way.
+        ctx.store.optimize().await;
         took
     } else {
         Duration::ZERO
@@ -268,14 +269,15 @@ async fn main() {
 
     let rss_before = rss_mib();
     let (due_median, due_max) = time(20, || due::reminders(db, now, 500)).await;
-    let (tick_median, tick_max) = time(10, || intake::scheduler::run_due(&state, now, true)).await;
+    let message = intake::domain::request::MessageRef::new("C0INTAKE01", "1700000000.000042");
+    let (tick_median, tick_max) = time(10, || intake::service::scheduled::run_due(&ctx, now, true)).await;
     let rss_after = rss_mib();
     let since = now - TimeDelta::days(1);
     let (digest_median, digest_max) = time(5, || digest::gather(db, since, now)).await;
     let summary = digest::gather(db, since, now).await.expect("digest");
     let (list_median, list_max) = time(50, || requests::open_for_submitter(db, "U000000042", 25)).await;
     let (find_median, find_max) = time(50, || requests::find(db, RequestNumber(count / 2))).await;
-    let (react_median, react_max) = time(50, || requests::find_by_message(db, "C0INTAKE01", "1700000000.000042")).await;
+    let (react_median, react_max) = time(50, || requests::find_by_message(db, &message)).await;
 
     println!("## Scale: {count} requests on {backend}\n");
     println!(
@@ -290,12 +292,12 @@ async fn main() {
         ms(due_max)
     );
     println!(
-        "| scheduler tick, dry run (`scheduler::run_due`: reminders, follow-ups, auto-close, revisits) | {} | {} | < 200 |",
+        "| scheduler tick, dry run (`service::scheduled::run_due`: reminders, follow-ups, auto-close, revisits) | {} | {} | < 200 |",
         ms(tick_median),
         ms(tick_max)
     );
     println!(
-        "| daily digest figures (`scheduler::digest::gather`) | {} | {} | < 1000 |",
+        "| daily digest figures (`store::digest::gather`) | {} | {} | < 1000 |",
         ms(digest_median),
         ms(digest_max)
     );

@@ -1,89 +1,21 @@
-//! The triage state machine (DESIGN §2): states, events, roles, and
-//! `transition(request, event, actor) → Result<Transition, TransitionError>`.
+//! The triage state machine (DESIGN §2): events, roles, and
+//! `transition(request, event, actor, policy, now) → Result<Step, TransitionError>`.
 //!
-//! Pure: no I/O, no clock. The transition says what the request becomes and
-//! who must be told ([`Effect`]); the Slack adapter words it, the store
-//! writes it, the outbox sends it.
+//! Pure: no I/O; `now` is an argument. A step decides everything it does
+//! to the request — state, owner, severity, deadlines (paused time kept),
+//! the reminder stage, revisit date, tracker, resolved time — and who must
+//! be told ([`Effect`]), paging on-call included. The Slack adapter words
+//! it, the store writes it, the outbox sends it.
 
-mod text;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use std::fmt;
-
-use chrono::NaiveDate;
-
+use crate::domain::policy::Policy;
+use crate::domain::reminders;
 use crate::domain::request::Request;
 use crate::domain::severity::{Severity, SeverityKey};
-
-pub use text::{Text, TextError, Tracker};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    New,
-    Triaged,
-    NeedsInfo,
-    Accepted,
-    Deferred,
-    Rejected,
-    Resolved,
-    Closed,
-}
-
-impl State {
-    pub const ALL: [State; 8] = [
-        State::New,
-        State::Triaged,
-        State::NeedsInfo,
-        State::Accepted,
-        State::Deferred,
-        State::Rejected,
-        State::Resolved,
-        State::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::New => "new",
-            State::Triaged => "triaged",
-            State::NeedsInfo => "needs_info",
-            State::Accepted => "accepted",
-            State::Deferred => "deferred",
-            State::Rejected => "rejected",
-            State::Resolved => "resolved",
-            State::Closed => "closed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// Words for people: "needs info" rather than `needs_info`.
-    pub fn label(self) -> &'static str {
-        match self {
-            State::NeedsInfo => "needs info",
-            other => other.as_str(),
-        }
-    }
-
-    /// Rejected and closed requests are finished; everything else is open.
-    pub fn is_open(self) -> bool {
-        !matches!(self, State::Rejected | State::Closed)
-    }
-
-    /// States in which the request must have exactly one owner.
-    pub fn needs_owner(self) -> bool {
-        matches!(
-            self,
-            State::Triaged | State::NeedsInfo | State::Accepted | State::Deferred | State::Resolved
-        )
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::domain::sla;
+use crate::domain::state::State;
+use crate::domain::text::{Text, Tracker};
 
 /// A message a step causes; the Slack adapter renders it, the outbox sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,37 +118,112 @@ pub enum Event {
     AutoClose,
 }
 
-impl Event {
-    /// The event's name in the audit log (and the Slack action it comes from).
-    pub fn name(&self) -> &'static str {
+/// What kind of step an event is, without its details: what the card
+/// offers, what a form collects, what the audit log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    Take,
+    Assign,
+    SetSeverity,
+    Escalate,
+    AskInfo,
+    AddInfo,
+    Resume,
+    Accept,
+    Defer,
+    Reject,
+    Resolve,
+    Confirm,
+    Reopen,
+    Revisit,
+    AutoClose,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 15] = [
+        StepKind::Take,
+        StepKind::Assign,
+        StepKind::SetSeverity,
+        StepKind::Escalate,
+        StepKind::AskInfo,
+        StepKind::AddInfo,
+        StepKind::Resume,
+        StepKind::Accept,
+        StepKind::Defer,
+        StepKind::Reject,
+        StepKind::Resolve,
+        StepKind::Confirm,
+        StepKind::Reopen,
+        StepKind::Revisit,
+        StepKind::AutoClose,
+    ];
+
+    /// The step's name in the audit log.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Event::Take => "take",
-            Event::Assign { .. } => "assign",
-            Event::SetSeverity { .. } => "set_severity",
-            Event::Escalate { .. } => "escalate",
-            Event::AskInfo { .. } => "ask_info",
-            Event::AddInfo { .. } => "add_info",
-            Event::Resume => "resume",
-            Event::Accept { .. } => "accept",
-            Event::Defer { .. } => "defer",
-            Event::Reject { .. } => "reject",
-            Event::Resolve { .. } => "resolve",
-            Event::Confirm => "confirm",
-            Event::Reopen => "reopen",
-            Event::Revisit => "revisit",
-            Event::AutoClose => "auto_close",
+            StepKind::Take => "take",
+            StepKind::Assign => "assign",
+            StepKind::SetSeverity => "set_severity",
+            StepKind::Escalate => "escalate",
+            StepKind::AskInfo => "ask_info",
+            StepKind::AddInfo => "add_info",
+            StepKind::Resume => "resume",
+            StepKind::Accept => "accept",
+            StepKind::Defer => "defer",
+            StepKind::Reject => "reject",
+            StepKind::Resolve => "resolve",
+            StepKind::Confirm => "confirm",
+            StepKind::Reopen => "reopen",
+            StepKind::Revisit => "revisit",
+            StepKind::AutoClose => "auto_close",
         }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// Words for people: "take", "ask for info".
+    pub fn label(self) -> &'static str {
+        match self {
+            StepKind::AskInfo => "ask for info",
+            StepKind::AddInfo => "add info",
+            StepKind::SetSeverity => "change the severity of",
+            StepKind::AutoClose => "close",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl Event {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Event::Take => StepKind::Take,
+            Event::Assign { .. } => StepKind::Assign,
+            Event::SetSeverity { .. } => StepKind::SetSeverity,
+            Event::Escalate { .. } => StepKind::Escalate,
+            Event::AskInfo { .. } => StepKind::AskInfo,
+            Event::AddInfo { .. } => StepKind::AddInfo,
+            Event::Resume => StepKind::Resume,
+            Event::Accept { .. } => StepKind::Accept,
+            Event::Defer { .. } => StepKind::Defer,
+            Event::Reject { .. } => StepKind::Reject,
+            Event::Resolve { .. } => StepKind::Resolve,
+            Event::Confirm => StepKind::Confirm,
+            Event::Reopen => StepKind::Reopen,
+            Event::Revisit => StepKind::Revisit,
+            Event::AutoClose => StepKind::AutoClose,
+        }
+    }
+
+    /// The event's name in the audit log.
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     /// Words for people: "take", "ask for info".
     pub fn label(&self) -> &'static str {
-        match self {
-            Event::AskInfo { .. } => "ask for info",
-            Event::AddInfo { .. } => "add info",
-            Event::SetSeverity { .. } => "change the severity of",
-            Event::AutoClose => "close",
-            other => other.name(),
-        }
+        self.kind().label()
     }
 }
 
@@ -231,16 +238,24 @@ pub enum Effect {
     TellSubmitter,
     /// DM the owner (info added, reopened by the submitter, assigned).
     TellOwner,
+    /// Take the on-call off-ramp: the step raised the request into an
+    /// on-call severity (a critical submission does the same; the outbox
+    /// key is shared, so on-call is paged once per request).
+    PageOncall,
 }
 
-/// An accepted transition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
+/// An accepted step: the request as it is afterwards, and who must hear.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
     pub from: State,
-    pub to: State,
-    pub owner: Option<String>,
-    pub severity: SeverityKey,
+    pub after: Request,
     pub effects: Vec<Effect>,
+}
+
+impl Step {
+    pub fn to(&self) -> State {
+        self.after.state
+    }
 }
 
 /// Who may do something, for the explanation when someone may not.
@@ -369,8 +384,9 @@ fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec
     })
 }
 
-/// Applies `event` by `actor` to `request`.
-pub fn transition(request: &Request, event: &Event, actor: &Actor) -> Result<Transition, TransitionError> {
+/// Whether `event` by `actor` may happen to `request`, and the state,
+/// owner and severity it leads to (see [`transition`] for the rest).
+fn judge(request: &Request, event: &Event, actor: &Actor) -> Result<Judged, TransitionError> {
     let Some((who, to, effects)) = rule(event, request) else {
         if let (Event::Take, Some(owner)) = (event, &request.owner)
             && request.state.is_open()
@@ -405,8 +421,7 @@ pub fn transition(request: &Request, event: &Event, actor: &Actor) -> Result<Tra
     if to == request.state && owner == request.owner && severity == request.severity {
         return Err(TransitionError::Unchanged);
     }
-    Ok(Transition {
-        from: request.state,
+    Ok(Judged {
         to,
         owner,
         severity,
@@ -414,24 +429,98 @@ pub fn transition(request: &Request, event: &Event, actor: &Actor) -> Result<Tra
     })
 }
 
-/// The actions offered on the intake message in a state (Slack action ids).
-pub fn card_actions(state: State) -> &'static [&'static str] {
+struct Judged {
+    to: State,
+    owner: Option<String>,
+    severity: SeverityKey,
+    effects: Vec<Effect>,
+}
+
+/// The clock stops while we wait on the submitter or a revisit date.
+fn is_paused(state: State) -> bool {
+    matches!(state, State::NeedsInfo | State::Deferred)
+}
+
+/// Applies `event` by `actor` to `request` at `now`, under `policy`.
+pub fn transition(
+    request: &Request,
+    event: &Event,
+    actor: &Actor,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Step, TransitionError> {
+    let judged = judge(request, event, actor)?;
+    let mut effects = judged.effects;
+    let mut after = request.clone();
+    after.state = judged.to;
+    after.owner = judged.owner;
+    after.version = request.version + 1;
+    if judged.severity != request.severity
+        && let (Some(old), Some(new)) = (policy.severity(&request.severity), policy.severity(&judged.severity))
+    {
+        // Time already used counts against the new SLA; paused time never does.
+        let clock_stopped_at = request.sla_paused_at.unwrap_or(now);
+        after.deadlines = request
+            .deadlines
+            .for_new_severity(old, new, clock_stopped_at, &policy.calendar);
+        after.severity = judged.severity;
+        // A new SLA: its reminders start over.
+        after.reminder_stage = 0;
+        if new.oncall && !old.oncall {
+            effects.push(Effect::PageOncall);
+        }
+    }
+    if is_paused(after.state) && !is_paused(request.state) {
+        after.sla_paused_at = Some(now);
+    }
+    if !is_paused(after.state) && is_paused(request.state) {
+        if let (Some(paused_at), Some(severity)) = (request.sla_paused_at, policy.severity(&after.severity)) {
+            let shift = |due| sla::resumed_deadline(due, paused_at, now, severity.clock, &policy.calendar);
+            after.deadlines.response_due = shift(after.deadlines.response_due);
+            after.deadlines.resolution_due = shift(after.deadlines.resolution_due);
+        }
+        after.sla_paused_at = None;
+    }
+    if reminders::running_sla(request.state) != reminders::running_sla(after.state) {
+        after.reminder_stage = 0;
+    }
+    if after.state == State::Resolved && request.state != State::Resolved {
+        after.resolved_at = Some(now);
+    }
+    match event {
+        Event::Accept { tracker, .. } => after.tracker = Some(tracker.clone()),
+        Event::Defer { until, .. } => after.revisit_on = Some(*until),
+        _ => {}
+    }
+    if after.state != State::Deferred {
+        after.revisit_on = None;
+    }
+    Ok(Step {
+        from: request.state,
+        after,
+        effects,
+    })
+}
+
+/// The steps offered on the intake message in a state, in display order.
+pub fn card_steps(state: State) -> &'static [StepKind] {
+    use StepKind as K;
     match state {
-        New => &["take", "assign", "set_severity", "ask_info", "reject"],
+        New => &[K::Take, K::Assign, K::SetSeverity, K::AskInfo, K::Reject],
         Triaged => &[
-            "assign",
-            "set_severity",
-            "ask_info",
-            "accept",
-            "defer",
-            "reject",
-            "resolve",
+            K::Assign,
+            K::SetSeverity,
+            K::AskInfo,
+            K::Accept,
+            K::Defer,
+            K::Reject,
+            K::Resolve,
         ],
-        NeedsInfo => &["assign", "set_severity", "resume", "reject"],
-        Accepted => &["assign", "set_severity", "defer", "resolve"],
-        Deferred => &["assign", "set_severity", "resume"],
-        Resolved => &["assign", "set_severity"],
-        Rejected | Closed => &["reopen"],
+        NeedsInfo => &[K::Assign, K::SetSeverity, K::Resume, K::Reject],
+        Accepted => &[K::Assign, K::SetSeverity, K::Defer, K::Resolve],
+        Deferred => &[K::Assign, K::SetSeverity, K::Resume],
+        Resolved => &[K::Assign, K::SetSeverity],
+        Rejected | Closed => &[K::Reopen],
     }
 }
 

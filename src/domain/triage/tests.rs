@@ -1,10 +1,12 @@
 //! Every state × event × role against the table in DESIGN §2, written out
 //! again here independently, plus property tests over random histories.
 
-use chrono::{TimeZone, Utc};
+use chrono::{TimeDelta, TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::request::SlaDeadlines;
+use crate::domain::sla::{ClockKind, SlaSpan};
 
 const SUBMITTER: &str = "U0SUBMIT01";
 const OWNER: &str = "U0OWNER001";
@@ -45,6 +47,15 @@ fn request(state: State) -> Request {
         owner: (state != State::New).then(|| OWNER.to_string()),
         ..Request::sample(state, "sev3", at)
     }
+}
+
+fn filed_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
+}
+
+/// The step at a fixed instant under the shipped policy.
+fn step(request: &Request, event: &Event, actor: &Actor) -> Result<Step, TransitionError> {
+    transition(request, event, actor, &Policy::sample(), filed_at())
 }
 
 fn text(s: &str) -> Text {
@@ -124,9 +135,9 @@ fn every_state_event_and_role_follows_the_table() {
     for state in State::ALL {
         for event in events() {
             for role in ROLES {
-                let result = transition(&request(state), &event, &actor(role));
+                let result = step(&request(state), &event, &actor(role));
                 match (expected(state, &event, role), &result) {
-                    (Some(to), Ok(t)) => assert_eq!(t.to, to, "{state} {} by {role:?}", event.name()),
+                    (Some(to), Ok(t)) => assert_eq!(t.to(), to, "{state} {} by {role:?}", event.name()),
                     (None, Err(_)) => {}
                     (want, got) => panic!("{state} {} by {role:?}: expected {want:?}, got {got:?}", event.name()),
                 }
@@ -139,13 +150,13 @@ fn every_state_event_and_role_follows_the_table() {
 
 #[test]
 fn taking_an_owned_request_names_the_owner() {
-    let err = transition(&request(State::Triaged), &Event::Take, &actor(Role::Triager)).unwrap_err();
+    let err = step(&request(State::Triaged), &Event::Take, &actor(Role::Triager)).unwrap_err();
     assert_eq!(err, TransitionError::AlreadyOwned { owner: OWNER.into() });
 }
 
 #[test]
 fn a_stranger_is_told_who_may_act() {
-    let err = transition(&request(State::New), &Event::Take, &actor(Role::Stranger)).unwrap_err();
+    let err = step(&request(State::New), &Event::Take, &actor(Role::Stranger)).unwrap_err();
     assert_eq!(
         err,
         TransitionError::Forbidden {
@@ -154,7 +165,7 @@ fn a_stranger_is_told_who_may_act() {
         }
     );
     let reason = Text::reason("This is not something we will build, sorry.").unwrap();
-    let err = transition(
+    let err = step(
         &request(State::Triaged),
         &Event::Reject { reason },
         &actor(Role::Submitter),
@@ -165,9 +176,9 @@ fn a_stranger_is_told_who_may_act() {
 
 #[test]
 fn take_makes_the_taker_owner_and_assign_the_assignee() {
-    let taken = transition(&request(State::New), &Event::Take, &actor(Role::Triager)).unwrap();
-    assert_eq!(taken.owner.as_deref(), Some(TRIAGER));
-    let assigned = transition(
+    let taken = step(&request(State::New), &Event::Take, &actor(Role::Triager)).unwrap();
+    assert_eq!(taken.after.owner.as_deref(), Some(TRIAGER));
+    let assigned = step(
         &request(State::Accepted),
         &Event::Assign {
             to: "U0NEWOWN01".into(),
@@ -176,7 +187,7 @@ fn take_makes_the_taker_owner_and_assign_the_assignee() {
     )
     .unwrap();
     assert_eq!(
-        (assigned.to, assigned.owner.as_deref()),
+        (assigned.to(), assigned.after.owner.as_deref()),
         (State::Accepted, Some("U0NEWOWN01"))
     );
     assert!(assigned.effects.contains(&Effect::TellOwner));
@@ -186,7 +197,7 @@ fn take_makes_the_taker_owner_and_assign_the_assignee() {
 fn assigning_the_current_owner_again_changes_nothing() {
     let same = Event::Assign { to: OWNER.into() };
     assert_eq!(
-        transition(&request(State::Triaged), &same, &actor(Role::Triager)),
+        step(&request(State::Triaged), &same, &actor(Role::Triager)),
         Err(TransitionError::Unchanged)
     );
 }
@@ -196,7 +207,7 @@ fn every_outcome_tells_the_submitter_or_the_owner() {
     for state in State::ALL {
         for event in events() {
             for role in ROLES {
-                if let Ok(t) = transition(&request(state), &event, &actor(role)) {
+                if let Ok(t) = step(&request(state), &event, &actor(role)) {
                     assert!(t.effects.contains(&Effect::RefreshCard), "{state} {}", event.name());
                     assert!(
                         t.effects.contains(&Effect::TellSubmitter) || t.effects.contains(&Effect::TellOwner),
@@ -209,12 +220,6 @@ fn every_outcome_tells_the_submitter_or_the_owner() {
     }
 }
 
-fn apply(request: &mut Request, t: &Transition) {
-    request.state = t.to;
-    request.owner = t.owner.clone();
-    request.severity = t.severity.clone();
-}
-
 proptest! {
     #[test]
     fn random_histories_keep_the_invariants(steps in prop::collection::vec((0usize..15, 0usize..5), 0..60)) {
@@ -223,17 +228,17 @@ proptest! {
         let all_events = events();
         for (e, r) in steps {
             let event = &all_events[e];
-            if let Ok(t) = transition(&current, event, &actor(ROLES[r])) {
-                if t.to == State::Closed {
+            if let Ok(t) = step(&current, event, &actor(ROLES[r])) {
+                if t.to() == State::Closed {
                     prop_assert_eq!(t.from, State::Resolved, "closed only from resolved");
                     prop_assert!(matches!(event, Event::Confirm | Event::AutoClose));
                 }
-                if t.to == State::Rejected {
+                if t.to() == State::Rejected {
                     let has_reason = matches!(event, Event::Reject { reason } if !reason.as_str().is_empty());
                     prop_assert!(has_reason, "rejected without a reason");
                 }
-                log.push((t.from, t.to, event.name()));
-                apply(&mut current, &t);
+                log.push((t.from, t.to(), event.name()));
+                current = t.after;
             }
             if current.state.needs_owner() {
                 prop_assert!(current.owner.is_some(), "{} without an owner", current.state);
@@ -261,4 +266,139 @@ fn only_oncall_severities_take_the_off_ramp_and_it_goes_before_the_receipt() {
     );
     severity.oncall = false;
     assert_eq!(on_submit(&severity), [Notice::IntakePost, Notice::SubmitterReceipt]);
+}
+
+/// Wall-clock severities with spans far longer than any history below, so
+/// a request's deadlines are exact sums: filed + time paused + span.
+fn roomy_policy() -> Policy {
+    let severity = |key: &str, hours: u32, oncall| Severity {
+        key: SeverityKey::new(key).unwrap(),
+        label: key.to_uppercase(),
+        response: SlaSpan::Hours(hours),
+        resolution: SlaSpan::Hours(hours * 10),
+        clock: ClockKind::Wall,
+        oncall,
+    };
+    Policy {
+        severities: crate::domain::severity::Severities::new(vec![
+            severity("sev1", 100, true),
+            severity("sev2", 200, false),
+            severity("sev3", 300, false),
+            severity("sev4", 400, false),
+        ])
+        .unwrap(),
+        ..Policy::sample()
+    }
+}
+
+fn severity_events() -> Vec<Event> {
+    let mut all = events();
+    for key in ["sev1", "sev2", "sev3", "sev4"] {
+        let to = SeverityKey::new(key).unwrap();
+        all.push(Event::SetSeverity { to: to.clone() });
+        all.push(Event::Escalate {
+            to,
+            emoji: "rotating_light".into(),
+        });
+    }
+    all
+}
+
+proptest! {
+    /// However long a request waits for information or a revisit date, a
+    /// later severity change charges only the time the clock ran.
+    #[test]
+    fn a_severity_change_never_loses_paused_time(
+        steps in prop::collection::vec((0usize..23, 0usize..5, 0i64..60, 0i64..30 * 24 * 60), 0..60)
+    ) {
+        let policy = roomy_policy();
+        let filed = filed_at();
+        let sev3 = policy.severities.get("sev3").unwrap();
+        let mut current = Request {
+            deadlines: SlaDeadlines::for_severity(sev3, filed, &policy.calendar),
+            ..request(State::New)
+        };
+        current.owner = None;
+        let mut now = filed;
+        let mut paused = TimeDelta::zero();
+        let all_events = severity_events();
+        for (e, r, running_minutes, paused_minutes) in steps {
+            // Time passes: a little while the clock runs, up to a month while it stands.
+            let wait = if current.sla_paused_at.is_some() { paused_minutes } else { running_minutes };
+            now += TimeDelta::minutes(wait);
+            if current.sla_paused_at.is_some() {
+                paused += TimeDelta::minutes(wait);
+            }
+            if let Ok(t) = transition(&current, &all_events[e], &actor(ROLES[r]), &policy, now) {
+                current = t.after;
+            }
+            let severity = policy.severity(&current.severity).unwrap();
+            // While paused, the pause so far is not yet added: it is when the clock resumes.
+            let counted_pause = if current.sla_paused_at.is_some() { paused - (now - current.sla_paused_at.unwrap()) } else { paused };
+            let span = |s| crate::domain::sla::span_duration(s, ClockKind::Wall, &policy.calendar);
+            prop_assert_eq!(current.deadlines.response_due, filed + counted_pause + span(severity.response));
+            prop_assert_eq!(current.deadlines.resolution_due, filed + counted_pause + span(severity.resolution));
+        }
+    }
+
+    /// A new severity is a new SLA: the reminders already sent under the
+    /// old one do not silence the new one's.
+    #[test]
+    fn a_severity_change_resets_the_reminder_stage(state in 0usize..8, e in 0usize..23, stage in 1i32..1001) {
+        let mut before = request(State::ALL[state]);
+        before.reminder_stage = stage;
+        if let Ok(t) = step(&before, &severity_events()[e], &actor(Role::Triager))
+            && t.after.severity != before.severity
+        {
+            prop_assert_eq!(t.after.reminder_stage, 0);
+        }
+    }
+
+    /// Whichever step raises a request into an on-call severity pages
+    /// on-call; no other step does.
+    #[test]
+    fn reaching_an_oncall_severity_pages_oncall(state in 0usize..8, e in 0usize..23, role in 0usize..5) {
+        let before = request(State::ALL[state]);
+        if let Ok(t) = step(&before, &severity_events()[e], &actor(ROLES[role])) {
+            let policy = Policy::sample();
+            let reached = policy.is_oncall(&t.after.severity) && !policy.is_oncall(&before.severity);
+            prop_assert_eq!(t.effects.contains(&Effect::PageOncall), reached);
+        }
+    }
+}
+
+#[test]
+fn escalating_after_three_weeks_waiting_for_info_is_not_a_breach() {
+    let policy = Policy::sample();
+    let filed = filed_at();
+    let sev3 = policy.severities.get("sev3").unwrap();
+    let triaged = Request {
+        deadlines: SlaDeadlines::for_severity(sev3, filed, &policy.calendar),
+        ..request(State::Triaged)
+    };
+    let ask = Event::AskInfo {
+        question: text("Which browser?"),
+    };
+    let asked = transition(
+        &triaged,
+        &ask,
+        &actor(Role::Owner),
+        &policy,
+        filed + TimeDelta::hours(1),
+    )
+    .unwrap();
+    let three_weeks = filed + TimeDelta::weeks(3);
+    let answer = Event::AddInfo {
+        answer: text("Firefox"),
+    };
+    let answered = transition(&asked.after, &answer, &actor(Role::Submitter), &policy, three_weeks).unwrap();
+    let raise = Event::SetSeverity {
+        to: SeverityKey::new("sev2").unwrap(),
+    };
+    let raised = transition(&answered.after, &raise, &actor(Role::Triager), &policy, three_weeks).unwrap();
+    assert!(
+        raised.after.deadlines.resolution_due > three_weeks,
+        "due {} although only an hour of SLA time was used",
+        raised.after.deadlines.resolution_due
+    );
 }

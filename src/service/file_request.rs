@@ -7,47 +7,81 @@
 //! writes take turns, a transaction per submission capped filing near 500 a
 //! second (BENCHMARKS.md).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use tokio::sync::Notify;
-use tracing::warn;
+use tracing::{Span, info, warn};
 
-use crate::app::AppState;
 use crate::config::Settings;
-use crate::domain::request::{NewRequest, Request, SlaDeadlines};
+use crate::context::{Context, Outbox};
+use crate::domain::request::{NewRequest, PostKind, Request, SlaDeadlines};
+use crate::domain::schedule;
 use crate::domain::severity::Severity;
-use crate::domain::triage::{self, Notice, State};
-use crate::outbox::{self, Method, OnSent, OutboundMessage};
-use crate::scheduler::plan;
-use crate::slack::blocks;
+use crate::domain::state::State;
+use crate::domain::triage::{self, Notice};
+use crate::outbox::{DedupeKey, OutboundMessage};
+use crate::slack::Reply;
+use crate::slack::inbound::RequestSubmission;
+use crate::slack::render::{self, replies};
 use crate::store::batch::Batcher;
 use crate::store::requests::{self, Filing, Origin};
 use crate::store::{Store, StoreError};
 
+/// The /request modal was submitted: validate, file, ack.
+pub async fn submitted(ctx: &Context, filer: &Filer, submission: RequestSubmission) -> Reply {
+    let user = submission.user;
+    Span::current().record("user", user.as_str());
+    let new = match NewRequest::validate(&submission.form, &user, &ctx.settings.policy.severities) {
+        Ok(new) => new,
+        Err(errors) => return Reply::Json(render::field_errors(&errors)),
+    };
+    let origin = Origin {
+        view_id: submission.view_id,
+        source_channel: submission.source_channel,
+    };
+    match file(ctx, filer, &new, &origin, Utc::now()).await {
+        Ok(Some(request)) => {
+            Span::current().record("request", request.number.0);
+            info!(
+                request = request.number.0,
+                severity = request.severity.as_str(),
+                "request filed"
+            );
+            Reply::Ack
+        }
+        Ok(None) => {
+            info!("modal submitted again; the request was already filed");
+            Reply::Ack
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a request");
+            Reply::Json(replies::request_not_saved())
+        }
+    }
+}
+
 /// Stores a validated request; `None` if this modal was already submitted.
-pub async fn submit(
-    state: &AppState,
+pub async fn file(
+    ctx: &Context,
+    filer: &Filer,
     new: &NewRequest,
     origin: &Origin,
     now: DateTime<Utc>,
 ) -> Result<Option<Request>, StoreError> {
-    let settings = &state.settings;
-    let severity = severity_of(settings, new.severity.as_str())?;
-    let deadlines = SlaDeadlines::for_severity(severity, now, &settings.calendar);
+    let policy = &ctx.settings.policy;
+    let severity = severity_of(&ctx.settings, new.severity.as_str())?;
+    let deadlines = SlaDeadlines::for_severity(severity, now, &policy.calendar);
     let filing = Filing {
         new: new.clone(),
         origin: origin.clone(),
-        next_reminder_at: plan::next_reminder(State::New, severity, &deadlines, settings, now),
+        next_reminder_at: schedule::next_reminder(State::New, severity, &deadlines, policy, now),
         deadlines,
         at: now,
     };
-    state.filer.file(filing).await
+    filer.0.submit(filing).await
 }
 
 fn severity_of<'a>(settings: &'a Settings, key: &str) -> Result<&'a Severity, StoreError> {
     settings
+        .policy
         .severities
         .get(key)
         .ok_or_else(|| StoreError::Corrupt(format!("severity {key:?} is not configured")))
@@ -63,18 +97,13 @@ const FILING_BATCH: usize = 64;
 impl Filer {
     /// Starts the filing tasks on the current runtime; they end when the
     /// last `Filer` is dropped.
-    pub fn start(settings: Arc<Settings>, store: Store, outbox_wake: Arc<Notify>) -> Self {
+    pub fn start(ctx: &Context) -> Self {
+        let (settings, store, outbox) = (ctx.settings.clone(), ctx.store.clone(), ctx.outbox.clone());
         let workers = store.concurrent_writes();
         Self(Batcher::start("filing", workers, FILING_BATCH, move |filings| {
-            let (settings, store, outbox_wake) = (settings.clone(), store.clone(), outbox_wake.clone());
-            async move { file_batch(&settings, &store, &outbox_wake, filings).await }
+            let (settings, store, outbox) = (settings.clone(), store.clone(), outbox.clone());
+            async move { file_batch(&settings, &store, &outbox, filings).await }
         }))
-    }
-
-    /// Stores one filing with whatever else is waiting; returns once it is
-    /// committed.
-    async fn file(&self, filing: Filing) -> Result<Option<Request>, StoreError> {
-        self.0.submit(filing).await
     }
 }
 
@@ -83,7 +112,7 @@ impl Filer {
 async fn file_batch(
     settings: &Settings,
     store: &Store,
-    outbox_wake: &Notify,
+    outbox: &Outbox,
     filings: Vec<Filing>,
 ) -> Vec<Result<Option<Request>, String>> {
     let outcomes: Vec<Result<Option<Request>, StoreError>> = match file_together(settings, store, &filings).await {
@@ -106,7 +135,7 @@ async fn file_batch(
             .increment(1);
     }
     if filed {
-        outbox_wake.notify_one();
+        outbox.wake();
     }
     outcomes.into_iter().map(|o| o.map_err(|e| e.to_string())).collect()
 }
@@ -124,50 +153,42 @@ async fn file_together(
     for request in stored.iter().flatten() {
         let severity = severity_of(settings, request.severity.as_str())?;
         for notice in triage::on_submit(severity) {
-            messages.push(render(notice, request, severity, settings));
+            messages.push(notice_message(notice, request, severity, settings));
         }
     }
     let now = filings.iter().map(|f| f.at).max().unwrap_or_else(Utc::now);
-    outbox::enqueue_posts(&txn, messages, now).await?;
+    crate::store::outbox::enqueue_posts(&txn, messages, now).await?;
     txn.commit().await?;
     Ok(stored)
 }
 
-fn addressed(mut payload: Value, channel: &str) -> Value {
-    payload["channel"] = Value::String(channel.to_string());
-    payload
-}
-
-/// Renders a notice into the outbox message that delivers it.
-pub fn render(notice: Notice, request: &Request, severity: &Severity, settings: &Settings) -> OutboundMessage {
+/// The outbox message that delivers a notice about a new (or newly
+/// critical) request.
+pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, settings: &Settings) -> OutboundMessage {
     let number = request.number;
-    let post = |key: &str, channel: &str, payload: Value| OutboundMessage {
-        request: Some(number),
-        dedupe_key: format!("req:{}:{key}", number.0),
-        method: Method::PostMessage,
-        payload: addressed(payload, channel),
-        on_sent: None,
-    };
+    let severities = &settings.policy.severities;
     match notice {
-        Notice::IntakePost => OutboundMessage {
-            on_sent: Some(OnSent::RecordIntakeMessage),
-            ..post(
-                "intake_post",
-                settings.intake_channel.as_str(),
-                blocks::intake_message(request, &settings.severities),
-            )
-        },
-        // A user id as the channel posts to the app's DM with that person.
-        Notice::SubmitterReceipt => post("receipt", &request.submitter, blocks::receipt_dm(request, severity)),
-        // The same key for a critical submission and an escalation to
-        // critical: on-call is paged once per request.
-        Notice::OncallAlert => OutboundMessage {
-            on_sent: Some(OnSent::RecordOncallMessage),
-            ..post(
-                "oncall",
+        Notice::IntakePost => OutboundMessage::post(
+            Some(number),
+            DedupeKey::intake_post(number),
+            render::intake_post(request, severities, settings.intake_channel.as_str()),
+        )
+        .recording(PostKind::Intake),
+        Notice::SubmitterReceipt => OutboundMessage::post(
+            Some(number),
+            DedupeKey::receipt(number),
+            render::receipt_dm(request, severity),
+        ),
+        Notice::OncallAlert => OutboundMessage::post(
+            Some(number),
+            DedupeKey::oncall_page(number),
+            render::oncall_alert(
+                request,
+                severity,
                 settings.oncall_channel.as_str(),
-                blocks::oncall_alert(request, severity, settings.oncall_usergroup.as_deref()),
-            )
-        },
+                settings.oncall_usergroup.as_deref(),
+            ),
+        )
+        .recording(PostKind::Oncall),
     }
 }

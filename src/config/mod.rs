@@ -1,26 +1,27 @@
-//! Typed configuration: layering, validation and secret redaction.
-//!
-//! Layers, later wins: the `config/default.toml` compiled into the binary, an
-//! optional file (`--config` / `INTAKE_CONFIG`), `INTAKE__SECTION__KEY`
-//! environment variables, then the conventional `SLACK_*` secrets. Everything
-//! is validated once at startup into [`Settings`]; a bad value is an error
-//! naming its key, never a panic later.
+//! Validated configuration: [`Settings`], built once at startup from the
+//! file schema in [`file`]. Every derived value (spans, schedules, the SLA
+//! policy, the outbox's timings) is computed here, once; a bad value is an
+//! error naming its key, never a panic later. Nothing outside this module
+//! reads the raw file.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod file;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
+use crate::domain::policy::Policy;
+use crate::domain::reminders;
 use crate::domain::severity::{Severities, Severity, SeverityKey};
 use crate::domain::sla::{self, BusinessCalendar, ClockKind, SlaSpan};
 
-/// The defaults ship inside the binary so `intake` runs from any directory.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub use file::{DEFAULT_TOML, RawCalendar, RawConfig, RawSeverity, load_raw};
 
 /// A startup configuration problem, always naming the key to fix.
 #[derive(Debug, thiserror::Error)]
@@ -36,134 +37,6 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         key: key.into(),
         message: message.into(),
     }
-}
-
-/// The configuration exactly as written in the layers, before validation.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawConfig {
-    pub server: RawServer,
-    pub database: RawDatabase,
-    pub slack: RawSlack,
-    pub channels: RawChannels,
-    pub oncall: RawOncall,
-    pub triage: RawTriage,
-    pub calendar: RawCalendar,
-    pub severities: Vec<RawSeverity>,
-    pub intake: RawIntake,
-    pub reminders: RawReminders,
-    pub followup: RawFollowup,
-    pub escalation: RawEscalation,
-    pub schedule: RawSchedule,
-    pub outbox: RawOutbox,
-    pub log: RawLog,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawServer {
-    pub bind: String,
-    pub max_body_bytes: usize,
-    pub shutdown_grace_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawDatabase {
-    pub url: String,
-    pub max_connections: u32,
-    pub migrate_on_start: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawSlack {
-    pub api_url: String,
-    pub bot_token: String,
-    pub signing_secret: String,
-    pub app_token: String,
-    pub request_timeout_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawChannels {
-    pub intake: String,
-    pub oncall: String,
-    pub digest: String,
-    pub escalation: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawOncall {
-    pub usergroup: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawTriage {
-    pub triagers: Vec<String>,
-    pub usergroup: String,
-    pub office_hours: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawCalendar {
-    pub timezone: String,
-    pub workdays: Vec<String>,
-    pub day_start: String,
-    pub day_end: String,
-    pub holidays: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawSeverity {
-    pub key: String,
-    pub label: String,
-    pub response: String,
-    pub resolution: String,
-    pub clock: String,
-    pub oncall: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawIntake {
-    pub default_severity: String,
-    pub areas: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawReminders {
-    pub fractions: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawFollowup {
-    pub after: String,
-    pub auto_close_after: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawEscalation {
-    pub emoji: BTreeMap<String, String>,
-    pub plus_one: String,
-    pub cooldown: String,
-    pub per_person_limit: usize,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawSchedule {
-    pub digest: String,
-    pub sla_sweep: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawOutbox {
-    pub poll_interval_ms: u64,
-    pub lease_secs: u64,
-    pub batch_size: u64,
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct RawLog {
-    pub format: String,
-    pub level: String,
 }
 
 /// A Slack conversation to post to: an id (`C…`, `G…`, `D…`) or a `#name`.
@@ -241,28 +114,58 @@ fn schedule(key: &str, value: &str) -> Result<cron::Schedule, ConfigError> {
     })
 }
 
-fn secret(key: &str, env: &str, value: &str) -> Result<SecretString, ConfigError> {
-    if value.trim().is_empty() {
-        Err(invalid(
+fn secret(key: &str, env: &str, value: &SecretString) -> Result<SecretString, ConfigError> {
+    match value.expose_secret().trim() {
+        "" => Err(invalid(
             key,
             format!("is required: set the {env} environment variable (or {key} in a config file)"),
-        ))
-    } else {
-        Ok(SecretString::from(value.trim().to_string()))
+        )),
+        value => Ok(SecretString::from(value)),
     }
+}
+
+/// A span of wall time as a [`Duration`], refusing what cannot be one.
+fn wall_duration(key: &str, value: &str, calendar: &BusinessCalendar) -> Result<Duration, ConfigError> {
+    sla::span_duration(span(key, value)?, ClockKind::Wall, calendar)
+        .to_std()
+        .ok()
+        .filter(|d| *d < Duration::from_secs(100 * 365 * 24 * 3600))
+        .ok_or_else(|| invalid(key, format!("{value:?} is too long")))
 }
 
 pub use crate::domain::escalation::{EscalationPolicy, EscalationRule};
 
+/// The outbox dispatcher's timings.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub poll_interval: Duration,
+    pub lease: Duration,
+    pub batch_size: u64,
+    pub max_attempts: u32,
+    /// First retry delay after a transient failure; doubles each attempt.
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// May carry a password: log it through `redact_url`.
+    pub url: String,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
 /// Validated configuration, shared read-only by every part of the service.
 pub struct Settings {
-    pub raw: RawConfig,
     pub bind: SocketAddr,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub database: DatabaseSettings,
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
     pub app_token: Option<SecretString>,
     /// Without a trailing slash, as slack-morphism expects.
     pub slack_api_url: String,
+    pub slack_timeout: Duration,
     pub intake_channel: ChannelRef,
     pub oncall_channel: ChannelRef,
     pub digest_channel: ChannelRef,
@@ -270,15 +173,21 @@ pub struct Settings {
     pub oncall_usergroup: Option<String>,
     pub triagers: Vec<String>,
     pub triage_usergroup: Option<String>,
-    pub calendar: BusinessCalendar,
-    pub severities: Severities,
+    pub office_hours: String,
+    /// Severities, SLAs, calendar, reminder thresholds, follow-up spans.
+    pub policy: Policy,
     pub default_severity: SeverityKey,
-    pub followup_after: SlaSpan,
-    pub auto_close_after: SlaSpan,
+    pub areas: Vec<String>,
     pub escalation: EscalationPolicy,
+    /// The "+1" emoji's base name, without colons.
+    pub plus_one: String,
     pub digest_schedule: cron::Schedule,
     pub sla_sweep_schedule: cron::Schedule,
+    pub outbox: OutboxSettings,
     pub json_logs: bool,
+    pub log_level: String,
+    /// The layers as read, for `check-config` only.
+    file: RawConfig,
 }
 
 impl Settings {
@@ -369,23 +278,49 @@ impl Settings {
             .enumerate()
             .map(|(i, t)| slack_id(&format!("triage.triagers[{i}]"), t, &['U', 'W'], "user"))
             .collect::<Result<_, _>>()?;
-        let cooldown = span("escalation.cooldown", &raw.escalation.cooldown)?;
         let escalation = EscalationPolicy {
             emoji: escalation_emoji,
-            cooldown: sla::span_duration(cooldown, ClockKind::Wall, &calendar),
+            cooldown: chrono::TimeDelta::from_std(wall_duration(
+                "escalation.cooldown",
+                &raw.escalation.cooldown,
+                &calendar,
+            )?)
+            .map_err(|_| invalid("escalation.cooldown", "is too long"))?,
             per_person_limit: raw.escalation.per_person_limit.max(1),
+        };
+        let policy = Policy {
+            severities,
+            thresholds: reminders::thresholds(&raw.reminders.fractions),
+            followup_after: span("followup.after", &raw.followup.after)?,
+            auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
+            calendar,
+        };
+        let outbox = OutboxSettings {
+            poll_interval: Duration::from_millis(raw.outbox.poll_interval_ms.max(10)),
+            lease: Duration::from_secs(raw.outbox.lease_secs),
+            batch_size: raw.outbox.batch_size,
+            max_attempts: raw.outbox.max_attempts,
+            retry_base: Duration::from_millis(raw.outbox.retry_base_ms.max(1)),
         };
         Ok(Self {
             bind,
+            max_body_bytes: raw.server.max_body_bytes,
+            shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+            database: DatabaseSettings {
+                url: raw.database.url.clone(),
+                max_connections: raw.database.max_connections,
+                migrate_on_start: raw.database.migrate_on_start,
+            },
             bot_token: secret("slack.bot_token", "SLACK_BOT_TOKEN", &raw.slack.bot_token)?,
             signing_secret: secret(
                 "slack.signing_secret",
                 "SLACK_SIGNING_SECRET",
                 &raw.slack.signing_secret,
             )?,
-            app_token: (!raw.slack.app_token.trim().is_empty())
-                .then(|| SecretString::from(raw.slack.app_token.trim().to_string())),
+            app_token: (!raw.slack.app_token.expose_secret().trim().is_empty())
+                .then(|| SecretString::from(raw.slack.app_token.expose_secret().trim())),
             slack_api_url,
+            slack_timeout: Duration::from_secs(raw.slack.request_timeout_secs.max(1)),
             intake_channel: ChannelRef::parse("channels.intake", &raw.channels.intake)?,
             oncall_channel: ChannelRef::parse("channels.oncall", &raw.channels.oncall)?,
             digest_channel: ChannelRef::parse("channels.digest", &raw.channels.digest)?,
@@ -396,38 +331,33 @@ impl Settings {
             oncall_usergroup: optional_id("oncall.usergroup", &raw.oncall.usergroup, &['S'], "user group")?,
             triagers,
             triage_usergroup: optional_id("triage.usergroup", &raw.triage.usergroup, &['S'], "user group")?,
-            calendar,
-            severities,
+            office_hours: raw.triage.office_hours.clone(),
+            policy,
             default_severity,
-            followup_after: span("followup.after", &raw.followup.after)?,
-            auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
+            areas: raw.intake.areas.iter().map(|a| a.trim().to_string()).collect(),
             escalation,
+            plus_one: raw.escalation.plus_one.trim().trim_matches(':').to_string(),
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
+            outbox,
             json_logs,
-            raw,
+            log_level: raw.log.level.clone(),
+            file: raw,
         })
     }
 
-    /// The effective configuration as TOML, with every secret replaced.
+    /// The effective configuration as TOML; secrets show as "(redacted)".
     pub fn redacted_toml(&self) -> String {
-        let mut raw = self.raw.clone();
-        for value in [
-            &mut raw.slack.bot_token,
-            &mut raw.slack.signing_secret,
-            &mut raw.slack.app_token,
-        ] {
-            *value = if value.is_empty() {
-                "(not set)".into()
-            } else {
-                "(redacted)".into()
-            };
-        }
-        toml::to_string_pretty(&raw).unwrap_or_else(|e| format!("# could not render: {e}\n"))
+        toml::to_string_pretty(&self.file).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
 
     pub fn bot_token(&self) -> &str {
         self.bot_token.expose_secret()
+    }
+
+    /// Today in the team's time zone (revisit dates are local dates).
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+        now.with_timezone(&self.policy.calendar.tz()).date_naive()
     }
 }
 
@@ -509,52 +439,10 @@ fn calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
     .map_err(|e| invalid("calendar", e.to_string()))
 }
 
-/// Reads the layers into a [`RawConfig`]; `env` is a snapshot of the
-/// environment, injected so tests need not touch the process environment.
-pub fn load_raw(file: Option<&Path>, env_snapshot: &HashMap<String, String>) -> Result<RawConfig, ConfigError> {
-    let env = |name: &str| env_snapshot.get(name).cloned();
-    let mut builder =
-        config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
-    let file = file
-        .map(Path::to_path_buf)
-        .or_else(|| env("INTAKE_CONFIG").filter(|f| !f.is_empty()).map(Into::into));
-    if let Some(file) = file {
-        if !file.exists() {
-            return Err(invalid("--config", format!("file {} does not exist", file.display())));
-        }
-        builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
-    }
-    let vars: config::Map<String, String> = env_snapshot
-        .iter()
-        .filter(|(k, _)| k.starts_with("INTAKE__"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    builder = builder.add_source(
-        config::Environment::with_prefix("INTAKE")
-            .prefix_separator("__")
-            .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("triage.triagers")
-            .with_list_parse_key("calendar.workdays")
-            .with_list_parse_key("calendar.holidays")
-            .with_list_parse_key("intake.areas")
-            .try_parsing(true)
-            .source(Some(vars)),
-    );
-    for (env_name, key) in [
-        ("SLACK_BOT_TOKEN", "slack.bot_token"),
-        ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
-        ("SLACK_APP_TOKEN", "slack.app_token"),
-    ] {
-        if let Some(value) = env(env_name).filter(|v| !v.is_empty()) {
-            builder = builder.set_override(key, value)?;
-        }
-    }
-    Ok(builder.build()?.try_deserialize()?)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
@@ -570,7 +458,7 @@ mod tests {
     #[test]
     fn defaults_with_secrets_are_valid() {
         let s = load_with(&SECRETS).expect("defaults load");
-        assert_eq!(s.severities.keys(), ["sev1", "sev2", "sev3", "sev4"]);
+        assert_eq!(s.policy.severities.keys(), ["sev1", "sev2", "sev3", "sev4"]);
         assert_eq!(s.slack_api_url, "https://slack.com/api");
         assert_eq!(s.bind.to_string(), "127.0.0.1:3000");
     }
@@ -619,6 +507,14 @@ mod tests {
         raw.channels.intake = "intake channel".into();
         let err = Settings::validate(raw).err().expect("channel").to_string();
         assert!(err.contains("channels.intake"), "{err}");
+    }
+
+    #[test]
+    fn an_absurd_span_is_a_named_error_not_a_panic() {
+        let mut raw = load_raw(None, &env(&SECRETS)).expect("raw");
+        raw.escalation.cooldown = "1000000000d".into();
+        let err = Settings::validate(raw).err().expect("too long").to_string();
+        assert!(err.contains("escalation.cooldown"), "{err}");
     }
 
     #[test]

@@ -8,38 +8,14 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::request::Request;
-use crate::domain::triage::State;
+use crate::domain::digest::{DigestSummary, Listing};
+use crate::domain::state::State;
 use crate::store::StoreError;
 use crate::store::entities::{request, request_event};
 use crate::store::requests::to_domain;
 
 /// How many requests each list shows before "and N more".
 pub const LISTED: u64 = 8;
-
-/// A list with its full count.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub total: u64,
-    pub shown: Vec<(Request, Option<(String, String)>)>,
-}
-
-#[derive(Debug, Default)]
-pub struct DigestSummary {
-    /// (state, severity key, count) of open requests.
-    pub open: Vec<(String, String, i64)>,
-    pub new_since: Listing,
-    pub at_risk: Listing,
-    pub breached: Listing,
-    pub oldest_untriaged: Listing,
-    /// Open requests most people said they need too.
-    pub most_wanted: Listing,
-    pub resolved_since: u64,
-    pub closed_since: u64,
-    pub median_time_to_triage: Option<TimeDelta>,
-    /// (resolved within SLA, resolved) over the last 30 days.
-    pub sla_attainment: (u64, u64),
-}
 
 const FINISHED: [&str; 2] = ["rejected", "closed"];
 
@@ -64,11 +40,7 @@ async fn listing_by(
         .limit(LISTED)
         .all(conn)
         .await?;
-    let mut shown = Vec::with_capacity(rows.len());
-    for row in rows {
-        let message = row.intake_channel.clone().zip(row.intake_ts.clone());
-        shown.push((to_domain(row)?, message));
-    }
+    let shown = rows.into_iter().map(to_domain).collect::<Result<_, _>>()?;
     Ok(Listing { total, shown })
 }
 
@@ -154,7 +126,7 @@ async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Res
     let second = listing(conn, working, request::Column::ResolutionDueAt).await?;
     first.total += second.total;
     first.shown.extend(second.shown);
-    first.shown.sort_by_key(|(r, _)| r.deadlines.resolution_due);
+    first.shown.sort_by_key(|r| r.deadlines.resolution_due);
     first.shown.truncate(LISTED as usize);
     Ok(first)
 }

@@ -1,21 +1,27 @@
-//! One scheduler run at an instant: every job that is due, each message
-//! under its dedupe key. `dry_run` computes and reports without writing.
+//! The scheduled jobs, run at an instant: SLA reminders and breach
+//! notices, follow-ups, auto-close and revisits, the daily digest. Each
+//! asks the store what is due through an index and writes its messages to
+//! the outbox under a deterministic key (`sla:42:resolution:900`,
+//! `followup:42:…`, `digest:2026-11-24`), so restarts, overlapping ticks,
+//! `run-jobs` beside `serve` and several replicas never send anything
+//! twice. `dry_run` computes and reports without writing; `at` is always
+//! an argument (`workers::scheduler` passes now, `intake run-jobs --at`
+//! and the tests any instant).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::{Value, json};
 use tracing::info;
 
-use super::{digest, plan};
-use crate::app::AppState;
+use super::triage_step::{StepOutcome, run_step};
+use crate::context::Context;
 use crate::domain::reminders::{self, BREACH, SlaKind};
 use crate::domain::request::Request;
+use crate::domain::schedule;
 use crate::domain::sla::ClockKind;
 use crate::domain::triage::{Actor, Event};
-use crate::outbox::{self, Method, OutboundMessage};
-use crate::slack::blocks::{self, schedule as words};
-use crate::store::{StoreError, due};
-use crate::triage_flow::{self, StepOutcome};
+use crate::outbox::{DedupeKey, OutboundMessage};
+use crate::slack::render::{self, schedule as words};
+use crate::store::{StoreError, digest, due, outbox};
 
 /// Rows one sweep takes per job; a backlog is worked off over ticks.
 const BATCH: u64 = 500;
@@ -39,58 +45,53 @@ impl JobReport {
 }
 
 /// Runs every job due at `at`.
-pub async fn run_due(state: &AppState, at: DateTime<Utc>, dry_run: bool) -> Result<JobReport, StoreError> {
+pub async fn run_due(ctx: &Context, at: DateTime<Utc>, dry_run: bool) -> Result<JobReport, StoreError> {
     let mut report = JobReport::default();
-    sla_reminders(state, at, dry_run, &mut report).await?;
-    followups(state, at, dry_run, &mut report).await?;
-    scheduled_steps(state, at, dry_run, &mut report).await?;
-    daily_digest(state, at, dry_run, &mut report).await?;
+    sla_reminders(ctx, at, dry_run, &mut report).await?;
+    followups(ctx, at, dry_run, &mut report).await?;
+    scheduled_steps(ctx, at, dry_run, &mut report).await?;
+    daily_digest(ctx, at, dry_run, &mut report).await?;
     if !dry_run {
         // Slack retries within minutes; a week of event ids is plenty.
-        crate::store::events::forget_before(state.store.writer(), at - chrono::TimeDelta::days(7)).await?;
+        crate::store::events::forget_before(ctx.store.writer(), at - chrono::TimeDelta::days(7)).await?;
     }
     if !dry_run && !report.lines.is_empty() {
-        state.outbox_wake.notify_one();
+        ctx.outbox.wake();
         info!(count = report.lines.len(), at = %at, "scheduler run");
     }
     Ok(report)
 }
 
-fn post(request: &Request, key: String, payload: Value) -> OutboundMessage {
-    OutboundMessage {
-        request: Some(request.number),
-        dedupe_key: key,
-        method: Method::PostMessage,
-        payload,
-        on_sent: None,
-    }
+fn post(request: &Request, key: DedupeKey, payload: serde_json::Value) -> OutboundMessage {
+    OutboundMessage::post(Some(request.number), key, payload)
 }
 
 async fn sla_reminders(
-    state: &AppState,
+    ctx: &Context,
     at: DateTime<Utc>,
     dry_run: bool,
     report: &mut JobReport,
 ) -> Result<(), StoreError> {
-    let settings = &state.settings;
-    let thresholds = reminders::thresholds(&settings.raw.reminders.fractions);
-    let db = state.store.db();
-    for (request, stage) in due::reminders(db, at, BATCH).await? {
-        let severity = settings.severities.get(request.severity.as_str());
+    let policy = &ctx.settings.policy;
+    let (thresholds, calendar) = (&policy.thresholds, &policy.calendar);
+    let db = ctx.store.db();
+    for request in due::reminders(db, at, BATCH).await? {
+        let stage = request.reminder_stage;
+        let severity = policy.severity(&request.severity);
         let kind = reminders::running_sla(request.state);
         let (Some(severity), Some(kind)) = (severity, kind) else {
             if !dry_run {
-                due::set_reminded(state.store.writer(), &request, stage, None).await?;
+                due::set_reminded(ctx.store.writer(), &request, stage, None).await?;
             }
             continue;
         };
-        let due_at = plan::due(kind, &request.deadlines);
-        let span = reminders::span(kind, severity, &settings.calendar);
-        let urgent = reminders::most_urgent(due_at, span, &thresholds, at, severity, &settings.calendar);
-        let next = reminders::next_threshold(due_at, span, &thresholds, at, severity, &settings.calendar);
+        let due_at = schedule::due(kind, &request.deadlines);
+        let span = reminders::span(kind, severity, calendar);
+        let urgent = reminders::most_urgent(due_at, span, thresholds, at, severity, calendar);
+        let next = reminders::next_threshold(due_at, span, thresholds, at, severity, calendar);
         let messages = match urgent {
             Some(threshold) if threshold as i32 > stage => {
-                reminder_messages(state, &request, severity.clock, kind, threshold, at)
+                reminder_messages(ctx, &request, severity.clock, kind, threshold, at)
             }
             _ => Vec::new(),
         };
@@ -98,7 +99,7 @@ async fn sla_reminders(
         if dry_run {
             continue;
         }
-        let txn = state.store.write().await?;
+        let txn = ctx.store.write().await?;
         for message in messages {
             outbox::enqueue(&txn, message, at).await?;
         }
@@ -114,54 +115,48 @@ async fn sla_reminders(
 }
 
 fn reminder_messages(
-    state: &AppState,
+    ctx: &Context,
     request: &Request,
     clock: ClockKind,
     kind: SlaKind,
     threshold: u32,
     at: DateTime<Utc>,
 ) -> Vec<OutboundMessage> {
-    let settings = &state.settings;
-    let key = format!("sla:{}:{}:{threshold}", request.number.0, kind.as_str());
-    let due_at = plan::due(kind, &request.deadlines);
-    let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.calendar);
+    let settings = &ctx.settings;
+    let key = DedupeKey::reminder(request.number, kind, threshold);
+    let due_at = schedule::due(kind, &request.deadlines);
+    let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.policy.calendar);
     if threshold < BREACH {
         let payload = match &request.owner {
-            Some(owner) => json!({"channel": owner, "text": text, "unfurl_links": false}),
-            None => blocks::thread_reply(&text, false),
+            Some(owner) => render::plain_post(owner, &text),
+            None => render::thread_reply(&text, false),
         };
         return vec![post(request, key, payload)];
     }
-    let mut messages = vec![post(request, key.clone(), blocks::thread_reply(&text, true))];
+    let mut messages = vec![post(request, key, render::thread_reply(&text, true))];
     if let Some(channel) = &settings.escalation_channel {
         messages.push(post(
             request,
-            format!("{key}:escalation"),
-            json!({"channel": channel.as_str(), "text": text, "unfurl_links": false}),
+            DedupeKey::breach_escalation(request.number, kind, threshold),
+            render::plain_post(channel.as_str(), &text),
         ));
     }
     messages
 }
 
-async fn followups(
-    state: &AppState,
-    at: DateTime<Utc>,
-    dry_run: bool,
-    report: &mut JobReport,
-) -> Result<(), StoreError> {
-    let db = state.store.db();
+async fn followups(ctx: &Context, at: DateTime<Utc>, dry_run: bool, report: &mut JobReport) -> Result<(), StoreError> {
+    let db = ctx.store.db();
     for request in due::followups(db, at, BATCH).await? {
-        let resolved = request.resolved_at.map_or(0, |r| r.timestamp());
         let message = post(
             &request,
-            format!("followup:{}:{resolved}", request.number.0),
+            DedupeKey::followup(request.number, request.resolved_at),
             words::followup(&request),
         );
         report.message(&message);
         if dry_run {
             continue;
         }
-        let txn = state.store.write().await?;
+        let txn = ctx.store.write().await?;
         outbox::enqueue(&txn, message, at).await?;
         due::clear_followup(&txn, request.number).await?;
         txn.commit().await?;
@@ -172,13 +167,13 @@ async fn followups(
 /// State changes the scheduler makes: auto-close and revisits, through the
 /// same state machine and transaction as a person's click.
 async fn scheduled_steps(
-    state: &AppState,
+    ctx: &Context,
     at: DateTime<Utc>,
     dry_run: bool,
     report: &mut JobReport,
 ) -> Result<(), StoreError> {
-    let db = state.store.db();
-    let today = at.with_timezone(&state.settings.calendar.tz()).date_naive();
+    let db = ctx.store.db();
+    let today = ctx.settings.today(at);
     let closes = due::auto_closes(db, at, BATCH)
         .await?
         .into_iter()
@@ -189,12 +184,15 @@ async fn scheduled_steps(
         .map(|r| (r, Event::Revisit));
     for (request, event) in closes.chain(revisits).collect::<Vec<_>>() {
         if dry_run {
-            report
-                .lines
-                .push(format!("{} {} would {}", request.number, request.title, event.label()));
+            report.lines.push(format!(
+                "{} {} would {}",
+                request.number,
+                request.title.as_str(),
+                event.label()
+            ));
             continue;
         }
-        match triage_flow::run_step(state, request.number, &event, &Actor::Scheduler, at).await? {
+        match run_step(ctx, request.number, &event, &Actor::Scheduler, at).await? {
             StepOutcome::Done(after) => report
                 .lines
                 .push(format!("{} is now {}", after.number, after.state.label())),
@@ -224,42 +222,50 @@ pub fn digest_window(schedule: &cron::Schedule, tz: Tz, at: DateTime<Utc>) -> Op
 }
 
 async fn daily_digest(
-    state: &AppState,
+    ctx: &Context,
     at: DateTime<Utc>,
     dry_run: bool,
     report: &mut JobReport,
 ) -> Result<(), StoreError> {
-    let tz = state.settings.calendar.tz();
-    let Some((since, occurrence)) = digest_window(&state.settings.digest_schedule, tz, at) else {
+    let tz = ctx.settings.policy.calendar.tz();
+    let Some((since, occurrence)) = digest_window(&ctx.settings.digest_schedule, tz, at) else {
         return Ok(());
     };
-    let key = format!("digest:{}", occurrence.with_timezone(&tz).date_naive());
-    if outbox::exists(state.store.db(), &key).await? {
+    let key = DedupeKey::digest(occurrence.with_timezone(&tz).date_naive());
+    if outbox::exists(ctx.store.db(), &key).await? {
         return Ok(());
     }
-    let message = digest_message(state, key, since, at).await?;
+    let message = digest_message(ctx, key, since, at).await?;
     report.message(&message);
     if !dry_run {
-        outbox::enqueue(state.store.writer(), message, at).await?;
+        outbox::enqueue(ctx.store.writer(), message, at).await?;
     }
     Ok(())
 }
 
 /// The digest for `since..at`, addressed to the digest channel.
 pub async fn digest_message(
-    state: &AppState,
-    key: String,
+    ctx: &Context,
+    key: DedupeKey,
     since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<OutboundMessage, StoreError> {
-    let summary = digest::gather(state.store.db(), since, at).await?;
-    let mut payload = words::digest(&summary, &state.settings.severities, since, at);
-    payload["channel"] = json!(state.settings.digest_channel.as_str());
-    Ok(OutboundMessage {
-        request: None,
-        dedupe_key: key,
-        method: Method::PostMessage,
-        payload,
-        on_sent: None,
-    })
+    let summary = digest::gather(ctx.store.db(), since, at).await?;
+    let settings = &ctx.settings;
+    let payload = words::digest(
+        &summary,
+        &settings.policy.severities,
+        settings.digest_channel.as_str(),
+        since,
+        at,
+    );
+    Ok(OutboundMessage::post(None, key, payload))
+}
+
+/// `intake digest`: the digest since the last scheduled one, now.
+pub async fn manual_digest(ctx: &Context, now: DateTime<Utc>) -> Result<OutboundMessage, StoreError> {
+    let tz = ctx.settings.policy.calendar.tz();
+    let since = digest_window(&ctx.settings.digest_schedule, tz, now)
+        .map_or(now - chrono::TimeDelta::days(1), |(_, latest)| latest);
+    digest_message(ctx, DedupeKey::manual_digest(now), since, now).await
 }

@@ -1,0 +1,308 @@
+//! Reactions on request messages: escalation emoji raise the severity
+//! (through the state machine, as `Event::Escalate`), the "+1" emoji counts
+//! demand.
+//!
+//! Two halves. While Slack waits, [`Reactions::received`] keeps only events
+//! that can matter on a request's message and records them (a cheap insert,
+//! de-duplicated by `event_id`). After the ack, [`process_pending`] (run by
+//! `workers::reactions`) claims recorded events with a lease, so a crash
+//! after the ack delays an event and a retry never escalates twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tracing::{Instrument, info, info_span};
+
+use crate::config::Settings;
+use crate::context::Context;
+use crate::domain::escalation::{self, Decision, Ignored};
+use crate::domain::request::{MessageRef, Request, RequestNumber};
+use crate::domain::triage::{Actor, Event};
+use crate::outbox::{DedupeKey, OutboundMessage};
+use crate::slack::Reply;
+use crate::slack::inbound::{Authorization, Reaction, ReactionEnvelope, bot_user};
+use crate::slack::render::{self, replies};
+use crate::store::events::Recorder;
+use crate::store::{StoreError, audit, demand, events, requests};
+
+use super::triage_step::{ReplyTo, StepOutcome, explain, run_step};
+
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// The ack path's state: which messages are requests', and the recorder.
+#[derive(Clone)]
+pub struct Reactions {
+    known: Arc<KnownMessages>,
+    recorder: Recorder,
+    /// Rung when an event was recorded for processing.
+    pub recorded: Arc<Notify>,
+}
+
+impl Reactions {
+    /// Starts the recorder's group-commit tasks on the current runtime.
+    pub fn start(ctx: &Context) -> Self {
+        Self {
+            known: Arc::new(KnownMessages::default()),
+            recorder: Recorder::start(ctx.store.clone()),
+            recorded: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A `reaction_added` / `reaction_removed` callback, while Slack waits:
+    /// recorded when it can matter, otherwise acknowledged and forgotten
+    /// (ignoring an event twice changes nothing). `body` is the whole
+    /// callback, kept for the worker.
+    pub async fn received(
+        &self,
+        ctx: &Context,
+        event_id: &str,
+        event: &Value,
+        authorizations: &[Authorization],
+        body: &[u8],
+    ) -> Reply {
+        let Some(reaction) = Reaction::from_event(event) else {
+            return Reply::Ack;
+        };
+        let worth_keeping = match target(&reaction, bot_user(authorizations), &ctx.settings) {
+            Some(message) => self.known.is_request_message(ctx, &message).await,
+            None => Ok(false),
+        };
+        match worth_keeping {
+            Ok(true) => {}
+            Ok(false) => {
+                info!(
+                    event_id,
+                    "reaction ignored: not on a request, or an emoji that neither escalates nor counts"
+                );
+                return Reply::Ack;
+            }
+            Err(e) => return Reply::Unavailable(format!("could not look the message up: {e}")),
+        }
+        let payload = String::from_utf8_lossy(body);
+        match self.recorder.record(event_id, &payload, Utc::now()).await {
+            Ok(true) => {
+                info!(event_id, "reaction received");
+                self.recorded.notify_one();
+                Reply::Ack
+            }
+            Ok(false) => {
+                info!(event_id, "duplicate event (a Slack retry); ignored");
+                Reply::Ack
+            }
+            Err(e) => Reply::Unavailable(format!("could not record the event: {e}")),
+        }
+    }
+}
+
+/// The message a reaction is on, if the reaction can change anything:
+/// `None` for the bot's own reactions, reactions on files, removed
+/// escalation emoji (escalation only raises) and emoji that neither
+/// escalate nor count as "+1". Judged from the event alone, so the ack path
+/// can drop such events without storing them.
+fn target(reaction: &Reaction, bot: Option<&str>, settings: &Settings) -> Option<MessageRef> {
+    if bot == Some(reaction.user.as_str()) {
+        return None;
+    }
+    let emoji = escalation::base_emoji(&reaction.reaction);
+    let counts = emoji == settings.plus_one;
+    let escalates = reaction.added() && settings.escalation.emoji.contains_key(emoji);
+    if !(counts || escalates) {
+        return None;
+    }
+    reaction.message()
+}
+
+/// Which messages are requests' messages, remembered for the ack path: a
+/// burst of reactions (an incident, a popular ask) lands on a few
+/// messages, so after the first look-up the rest need no database read.
+///
+/// A "yes" never goes stale (a request keeps its messages). A "no" is
+/// remembered only for messages older than [`SETTLED_AFTER`]: a request's
+/// post is recorded moments after Slack accepts it, so an older message
+/// that is not a request's never becomes one.
+struct KnownMessages {
+    cache: quick_cache::sync::Cache<MessageRef, bool>,
+}
+
+/// How old a message must be before "not a request's message" is final.
+const SETTLED_AFTER: i64 = 600;
+
+impl Default for KnownMessages {
+    fn default() -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+}
+
+impl KnownMessages {
+    async fn is_request_message(&self, ctx: &Context, message: &MessageRef) -> Result<bool, StoreError> {
+        if let Some(known) = self.cache.get(message) {
+            return Ok(known);
+        }
+        let known = requests::is_request_message(ctx.store.db(), message).await?;
+        let settled = message
+            .ts
+            .split('.')
+            .next()
+            .and_then(|secs| secs.parse::<i64>().ok())
+            .is_some_and(|secs| secs < Utc::now().timestamp() - SETTLED_AFTER);
+        if known || settled {
+            self.cache.insert(message.clone(), known);
+        }
+        Ok(known)
+    }
+}
+
+/// Processes a batch of recorded, unclaimed events; returns how many.
+/// Escalations go through the state machine one by one; "+1"s are gathered
+/// and counted in one transaction with the batch's "processed" marks, so a
+/// burst of them costs one commit and one card refresh per request.
+pub async fn process_pending(ctx: &Context, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let claimed = events::claim(ctx.store.writer(), now, LEASE, 100).await?;
+    let mut changes = Vec::new();
+    for (event_id, payload) in &claimed {
+        let span = info_span!("reaction", event_id = %event_id, request = tracing::field::Empty);
+        if let Some(change) = process(ctx, payload, now).instrument(span).await? {
+            changes.push(change);
+        }
+    }
+    let ids: Vec<&str> = claimed.iter().map(|(id, _)| id.as_str()).collect();
+    count_demand(ctx, &changes, &ids, now).await?;
+    Ok(claimed.len())
+}
+
+/// One person's "+1" added or taken back, to be counted with its batch.
+struct DemandChange {
+    request: RequestNumber,
+    user: String,
+    emoji: String,
+    added: bool,
+}
+
+/// Handles one event: escalates now, or returns the demand change to count.
+async fn process(ctx: &Context, payload: &str, now: DateTime<Utc>) -> Result<Option<DemandChange>, StoreError> {
+    let Some(envelope) = ReactionEnvelope::parse(payload) else {
+        info!("not a reaction we understand; ignored");
+        return Ok(None);
+    };
+    let reaction = &envelope.event;
+    let bot = bot_user(&envelope.authorizations);
+    let Some(message) = target(reaction, bot, &ctx.settings) else {
+        return Ok(None);
+    };
+    let Some(request) = requests::find_by_message(ctx.store.db(), &message).await? else {
+        return Ok(None);
+    };
+    tracing::Span::current().record("request", request.number.0);
+    let emoji = escalation::base_emoji(&reaction.reaction).to_string();
+    if emoji == ctx.settings.plus_one {
+        // The submitter's own "+1" is not demand.
+        return Ok((reaction.user != request.submitter).then(|| DemandChange {
+            request: request.number,
+            user: reaction.user.clone(),
+            emoji,
+            added: reaction.added(),
+        }));
+    }
+    escalate(ctx, &request, &reaction.user, &emoji, &message.channel, now).await?;
+    Ok(None)
+}
+
+async fn escalate(
+    ctx: &Context,
+    request: &Request,
+    user: &str,
+    emoji: &str,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let past = audit::past_escalations(ctx.store.db(), request.number).await?;
+    let settings = &ctx.settings;
+    let decision = escalation::decide(
+        request,
+        emoji,
+        user,
+        &settings.escalation,
+        &settings.policy.severities,
+        &past,
+        now,
+    );
+    match decision {
+        Decision::Escalate { to } => {
+            let event = Event::Escalate {
+                to,
+                emoji: emoji.to_string(),
+            };
+            match run_step(ctx, request.number, &event, &Actor::person(user, false), now).await? {
+                StepOutcome::Done(after) => {
+                    info!(user, emoji, severity = after.severity.as_str(), "escalated");
+                    metrics::counter!("intake_escalations_total").increment(1);
+                }
+                StepOutcome::Refused(why) => info!(user, emoji, why, "escalation no longer applies"),
+                StepOutcome::NoSuchRequest => {}
+            }
+        }
+        Decision::Ignore(Ignored::Finished) => {
+            let reply_to = ReplyTo {
+                channel: channel.to_string(),
+                user: user.to_string(),
+                key: DedupeKey::reaction_hint(request.number, user, emoji),
+            };
+            explain(ctx, &reply_to, &replies::finished_not_escalated(request), now).await?;
+        }
+        Decision::Ignore(reason) => info!(user, emoji, ?reason, "reaction does not escalate"),
+    }
+    Ok(())
+}
+
+/// "+N others need this": distinct people (not the submitter) who reacted.
+/// Records a batch's changes, moves each request's demand by its net
+/// change, queues one card refresh per request whose demand moved, and
+/// marks the batch's events processed, all in one transaction.
+async fn count_demand(
+    ctx: &Context,
+    changes: &[DemandChange],
+    processed: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if processed.is_empty() {
+        return Ok(());
+    }
+    let txn = ctx.store.write().await?;
+    let mut moved: BTreeMap<RequestNumber, i32> = BTreeMap::new();
+    for change in changes {
+        let (number, user, emoji) = (change.request, change.user.as_str(), change.emoji.as_str());
+        let changed = match change.added {
+            true => demand::add_reaction(&txn, number, user, emoji, now).await?,
+            false => demand::remove_reaction(&txn, number, user, emoji).await?,
+        };
+        if changed {
+            *moved.entry(number).or_default() += if change.added { 1 } else { -1 };
+        }
+    }
+    let mut refreshed = false;
+    for (&number, &delta) in moved.iter().filter(|(_, delta)| **delta != 0) {
+        demand::adjust_demand(&txn, number, delta).await?;
+        let Some(fresh) = requests::find(&txn, number).await? else {
+            continue;
+        };
+        info!(request = number.0, demand = fresh.demand, "demand counted");
+        let refresh = OutboundMessage::card_update(
+            fresh.number,
+            DedupeKey::demand_refresh(fresh.number, fresh.version),
+            render::card_update(&fresh, &ctx.settings.policy.severities),
+        );
+        crate::store::outbox::enqueue(&txn, refresh, now).await?;
+        refreshed = true;
+    }
+    events::mark_processed(&txn, processed, now).await?;
+    txn.commit().await?;
+    if refreshed {
+        ctx.outbox.wake();
+    }
+    Ok(())
+}

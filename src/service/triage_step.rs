@@ -1,0 +1,248 @@
+//! Running a triage step: read the request, ask the state machine, and
+//! write the request it decided, its audit row and every message it causes
+//! in one transaction. A step refused by the machine is explained to the
+//! person (ephemeral) and changes nothing. Clicks, step modals, emoji and
+//! the scheduler all come through [`run_step`].
+
+use chrono::{DateTime, Utc};
+use tracing::{Span, info};
+
+use crate::context::Context;
+use crate::domain::audit::{Details, Entry, EntryKind};
+use crate::domain::request::{Request, RequestNumber};
+use crate::domain::schedule;
+use crate::domain::triage::{Actor, Effect, Event, Notice, Step, transition};
+use crate::outbox::{DedupeKey, OutboundMessage, StepMessage};
+use crate::slack::Reply;
+use crate::slack::action::Action;
+use crate::slack::inbound::{Click, StepSubmission};
+use crate::slack::render::{self, replies, triage as words};
+use crate::store::StoreError;
+use crate::store::requests::{self, Change};
+
+/// Where to explain a refusal: the channel the click happened in.
+#[derive(Debug, Clone)]
+pub struct ReplyTo {
+    pub channel: String,
+    pub user: String,
+    /// The explanation's key: one per interaction, so a retried click
+    /// explains once.
+    pub key: DedupeKey,
+}
+
+#[derive(Debug)]
+pub enum StepOutcome {
+    Done(Box<Request>),
+    /// Refused, with the words the person reads.
+    Refused(String),
+    NoSuchRequest,
+}
+
+/// How many times a step is re-read and re-run when another change won the race.
+const ATTEMPTS: usize = 3;
+
+/// The person acting, with whether they triage.
+pub async fn actor(ctx: &Context, user: &str) -> Actor {
+    Actor::person(user, ctx.triagers.contains(user).await)
+}
+
+/// Runs `event` by `actor` on request `number`.
+pub async fn run_step(
+    ctx: &Context,
+    number: RequestNumber,
+    event: &Event,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<StepOutcome, StoreError> {
+    let policy = &ctx.settings.policy;
+    for _ in 0..ATTEMPTS {
+        let Some(before) = requests::find(ctx.store.db(), number).await? else {
+            return Ok(StepOutcome::NoSuchRequest);
+        };
+        let step = match transition(&before, event, actor, policy, now) {
+            Ok(step) => step,
+            Err(error) => return Ok(StepOutcome::Refused(words::refusal(&before, &error))),
+        };
+        let after = &step.after;
+        let txn = ctx.store.write().await?;
+        let change = Change {
+            before: &before,
+            after,
+            entry: Entry {
+                at: now,
+                actor: actor.user().unwrap_or("scheduler").to_string(),
+                kind: EntryKind::Step(event.kind()),
+                from: Some(before.state),
+                to: after.state,
+                details: Details::from(event),
+            },
+            schedule: schedule::schedule_for(after, policy, now),
+        };
+        if !requests::apply_change(&txn, change, now).await? {
+            // Someone changed it between our read and write: re-read and
+            // let the machine judge the step again (the second "Take" loses).
+            txn.rollback().await?;
+            continue;
+        }
+        for message in effect_messages(ctx, &before, event, actor, &step) {
+            crate::store::outbox::enqueue(&txn, message, now).await?;
+        }
+        txn.commit().await?;
+        ctx.outbox.wake();
+        info!(request = number.0, event = event.name(), from = %step.from, to = %step.to(), "triage step");
+        metrics::counter!("intake_triage_steps_total", "event" => event.name()).increment(1);
+        return Ok(StepOutcome::Done(Box::new(step.after)));
+    }
+    Ok(StepOutcome::Refused(replies::busy(number)))
+}
+
+/// The messages a step's effects cause, rendered now.
+fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor, step: &Step) -> Vec<OutboundMessage> {
+    let settings = &ctx.settings;
+    let severities = &settings.policy.severities;
+    let after = &step.after;
+    let key = |message| DedupeKey::step(after.number, after.version, message);
+    let post = |message, payload| OutboundMessage::post(Some(after.number), key(message), payload);
+    let mut messages = Vec::new();
+    for effect in &step.effects {
+        messages.push(match effect {
+            Effect::RefreshCard => OutboundMessage::card_update(
+                after.number,
+                key(StepMessage::Card),
+                render::card_update(after, severities),
+            ),
+            Effect::ThreadNote => {
+                let note = words::thread_note(event, actor, after, severities);
+                post(StepMessage::Thread, render::thread_reply(&note, false))
+            }
+            Effect::TellSubmitter => post(
+                StepMessage::Submitter,
+                words::submitter_dm(event, actor, after, severities, &settings.office_hours),
+            ),
+            Effect::TellOwner => {
+                // The new owner on assignment, otherwise the owner; never the
+                // person who just acted (they know).
+                match after.owner.as_deref().or(before.owner.as_deref()) {
+                    Some(owner) if actor.user() != Some(owner) => post(
+                        StepMessage::Owner,
+                        words::owner_dm(event, actor, after, owner, severities),
+                    ),
+                    _ => continue,
+                }
+            }
+            Effect::PageOncall => match settings.policy.severity(&after.severity) {
+                Some(severity) => super::file_request::notice_message(Notice::OncallAlert, after, severity, settings),
+                None => continue,
+            },
+        });
+    }
+    messages
+}
+
+/// Tells one person, in the channel they clicked in, why nothing happened.
+pub async fn explain(ctx: &Context, reply_to: &ReplyTo, text: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let message = OutboundMessage::ephemeral(
+        reply_to.key.clone(),
+        replies::ephemeral_message(&reply_to.channel, &reply_to.user, text),
+    );
+    crate::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
+    ctx.outbox.wake();
+    Ok(())
+}
+
+/// Explains, answering Slack with the plain ack (or 503 if even that fails).
+pub async fn explained(ctx: &Context, reply_to: &ReplyTo, text: &str) -> Reply {
+    match explain(ctx, reply_to, text, Utc::now()).await {
+        Ok(()) => Reply::Ack,
+        Err(e) => Reply::Unavailable(format!("could not explain the refusal: {e}")),
+    }
+}
+
+/// A click on a triage control: a step now, or its form first.
+pub async fn clicked(ctx: &Context, click: Click) -> Reply {
+    let user = click.user.clone();
+    Span::current().record("user", user.as_str());
+    let reply_to = ReplyTo {
+        channel: click.channel.clone().unwrap_or_else(|| user.clone()),
+        user: user.clone(),
+        key: DedupeKey::explanation(&click.trigger_id),
+    };
+    let action = match click.action {
+        Ok(action) => action,
+        Err(unknown) => return explained(ctx, &reply_to, &replies::unknown_control(&unknown)).await,
+    };
+    let Some(number) = click.number else {
+        return Reply::BadRequest(format!("action {:?} carries no request number", action.id()));
+    };
+    Span::current().record("request", number.0);
+    let actor = actor(ctx, &user).await;
+    if let Some(form) = action.form() {
+        return super::open_form::step_form(ctx, number, form, &actor, &reply_to, &click.trigger_id).await;
+    }
+    let event = match click_event(ctx, action, &click) {
+        Ok(event) => event,
+        Err(message) => return explained(ctx, &reply_to, &message).await,
+    };
+    match run_step(ctx, number, &event, &actor, Utc::now()).await {
+        Ok(StepOutcome::Done(_)) => Reply::Ack,
+        Ok(StepOutcome::Refused(message)) => explained(ctx, &reply_to, &message).await,
+        Ok(StepOutcome::NoSuchRequest) => explained(ctx, &reply_to, &replies::no_such_request(number)).await,
+        Err(e) => Reply::Unavailable(format!("could not record the step: {e}")),
+    }
+}
+
+/// The event a click on a control without a form means.
+fn click_event(ctx: &Context, action: Action, click: &Click) -> Result<Event, String> {
+    Ok(match action {
+        Action::Take => Event::Take,
+        Action::Resume => Event::Resume,
+        Action::Confirm => Event::Confirm,
+        Action::Reopen => Event::Reopen,
+        Action::Assign => Event::Assign {
+            to: click.selected_user.clone().ok_or_else(replies::pick_assignee)?,
+        },
+        Action::SetSeverity => {
+            let key = click.selected_option.as_deref().unwrap_or_default();
+            let severity = ctx
+                .settings
+                .policy
+                .severities
+                .get(key)
+                .ok_or_else(replies::pick_severity)?;
+            Event::SetSeverity {
+                to: severity.key.clone(),
+            }
+        }
+        // Controls with a form open it first; this is never a click's event.
+        Action::AskInfo | Action::Accept | Action::Defer | Action::Reject | Action::Resolve | Action::AddInfo => {
+            return Err(replies::unknown_control(action.id()));
+        }
+    })
+}
+
+/// A step's modal was submitted.
+pub async fn step_submitted(ctx: &Context, submission: StepSubmission) -> Reply {
+    let user = submission.user.clone();
+    Span::current().record("user", user.as_str());
+    let Some(metadata) = submission.metadata.clone() else {
+        return Reply::BadRequest("step form without its request".into());
+    };
+    Span::current().record("request", metadata.request);
+    let (event, first_block) = match submission.event(ctx.settings.today(Utc::now())) {
+        Ok(parsed) => parsed,
+        Err((block, e)) => return Reply::Json(replies::field_error(block, e.0)),
+    };
+    let actor = actor(ctx, &user).await;
+    let number = RequestNumber(metadata.request);
+    match run_step(ctx, number, &event, &actor, Utc::now()).await {
+        Ok(StepOutcome::Done(_)) => Reply::Ack,
+        Ok(StepOutcome::Refused(message)) => Reply::Json(replies::field_error(first_block, message)),
+        Ok(StepOutcome::NoSuchRequest) => {
+            Reply::Json(replies::field_error(first_block, replies::no_such_request(number)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not record a triage step");
+            Reply::Json(replies::step_not_saved(first_block))
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The one vocabulary of Slack ids: every control's `action_id`, the
+//! modals' `callback_id`s, and how each maps to a domain step. A typo is a
+//! compile error; an id we do not know is refused, never guessed.
+
+use crate::domain::triage::StepKind;
+
+/// A control on the intake message or a DM (DESIGN §5 names these ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Take,
+    Assign,
+    SetSeverity,
+    AskInfo,
+    Accept,
+    Defer,
+    Reject,
+    Resolve,
+    Resume,
+    Reopen,
+    AddInfo,
+    Confirm,
+}
+
+impl Action {
+    pub const ALL: [Action; 12] = [
+        Action::Take,
+        Action::Assign,
+        Action::SetSeverity,
+        Action::AskInfo,
+        Action::Accept,
+        Action::Defer,
+        Action::Reject,
+        Action::Resolve,
+        Action::Resume,
+        Action::Reopen,
+        Action::AddInfo,
+        Action::Confirm,
+    ];
+
+    /// The `action_id`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Action::Take => "take",
+            Action::Assign => "assign",
+            Action::SetSeverity => "set_severity",
+            Action::AskInfo => "ask_info",
+            Action::Accept => "accept",
+            Action::Defer => "defer",
+            Action::Reject => "reject",
+            Action::Resolve => "resolve",
+            Action::Resume => "resume",
+            Action::Reopen => "reopen",
+            Action::AddInfo => "add_info",
+            Action::Confirm => "confirm",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.id() == id)
+    }
+
+    /// The domain step this control starts.
+    pub fn step(self) -> StepKind {
+        match self {
+            Action::Take => StepKind::Take,
+            Action::Assign => StepKind::Assign,
+            Action::SetSeverity => StepKind::SetSeverity,
+            Action::AskInfo => StepKind::AskInfo,
+            Action::Accept => StepKind::Accept,
+            Action::Defer => StepKind::Defer,
+            Action::Reject => StepKind::Reject,
+            Action::Resolve => StepKind::Resolve,
+            Action::Resume => StepKind::Resume,
+            Action::Reopen => StepKind::Reopen,
+            Action::AddInfo => StepKind::AddInfo,
+            Action::Confirm => StepKind::Confirm,
+        }
+    }
+
+    /// The control for a step a person can take, if it has one (escalation
+    /// is an emoji, revisits and auto-close are the scheduler's).
+    pub fn for_step(step: StepKind) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.step() == step)
+    }
+
+    /// The modal a control opens first, for steps that need words.
+    pub fn form(self) -> Option<StepForm> {
+        StepForm::ALL.into_iter().find(|f| f.action() == self)
+    }
+}
+
+/// A step that needs words, collected in a modal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepForm {
+    AskInfo,
+    Accept,
+    Defer,
+    Reject,
+    Resolve,
+    AddInfo,
+}
+
+impl StepForm {
+    pub const ALL: [StepForm; 6] = [
+        StepForm::AskInfo,
+        StepForm::Accept,
+        StepForm::Defer,
+        StepForm::Reject,
+        StepForm::Resolve,
+        StepForm::AddInfo,
+    ];
+
+    /// The control that opens this form.
+    pub fn action(self) -> Action {
+        match self {
+            StepForm::AskInfo => Action::AskInfo,
+            StepForm::Accept => Action::Accept,
+            StepForm::Defer => Action::Defer,
+            StepForm::Reject => Action::Reject,
+            StepForm::Resolve => Action::Resolve,
+            StepForm::AddInfo => Action::AddInfo,
+        }
+    }
+}
+
+/// A modal we open, by its `callback_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modal {
+    /// The `/request` form (`new_request`).
+    NewRequest,
+    /// A triage step's form (`triage_<action id>`).
+    Step(StepForm),
+}
+
+impl Modal {
+    pub fn callback_id(self) -> String {
+        match self {
+            Modal::NewRequest => "new_request".to_string(),
+            Modal::Step(form) => format!("triage_{}", form.action().id()),
+        }
+    }
+
+    pub fn from_callback_id(id: &str) -> Option<Self> {
+        if id == "new_request" {
+            return Some(Modal::NewRequest);
+        }
+        let action = Action::from_id(id.strip_prefix("triage_")?)?;
+        action.form().map(Modal::Step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_reads_back_as_its_action() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_id(action.id()), Some(action));
+            assert_eq!(Action::for_step(action.step()), Some(action));
+        }
+        assert_eq!(Action::from_id("reopen_all"), None);
+    }
+
+    #[test]
+    fn every_modal_reads_back_from_its_callback_id() {
+        let modals = StepForm::ALL.map(Modal::Step).into_iter().chain([Modal::NewRequest]);
+        for modal in modals {
+            assert_eq!(Modal::from_callback_id(&modal.callback_id()), Some(modal));
+        }
+        assert_eq!(Modal::from_callback_id("triage_take"), None, "take has no form");
+    }
+
+    #[test]
+    fn the_card_offers_only_steps_with_controls() {
+        use crate::domain::state::State;
+        for state in State::ALL {
+            for step in crate::domain::triage::card_steps(state) {
+                assert!(Action::for_step(*step).is_some(), "{step:?} in {state}");
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `/request …`: a slash command's form body, parsed into what it asks.
+
+use slack_morphism::prelude::SlackCommandEvent;
+
+use super::ParseError;
+use crate::domain::request::RequestNumber;
+
+/// A `/request` invocation.
+#[derive(Debug, Clone)]
+pub struct SlashCommand {
+    pub user: String,
+    /// Where it was typed.
+    pub channel: String,
+    pub trigger_id: String,
+    pub intent: CommandIntent,
+}
+
+/// What the text after `/request` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandIntent {
+    /// Open the form, the title pre-filled with these words (may be empty).
+    OpenForm {
+        title: String,
+    },
+    Help,
+    /// `list`: the caller's open requests.
+    Mine,
+    /// `list all`: the triage queue.
+    Queue,
+    /// `42` or `#42`: one request with its history.
+    Status(RequestNumber),
+}
+
+impl CommandIntent {
+    pub fn from_text(text: Option<&str>) -> Self {
+        // Slack sends &, < and > in command text as entities; take them back
+        // so the title is stored as typed (it is escaped again when shown).
+        let unescaped = text
+            .unwrap_or_default()
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        let text = unescaped.trim();
+        let number = text.strip_prefix('#').unwrap_or(text);
+        let open = || Self::OpenForm {
+            title: text.to_string(),
+        };
+        match text.to_lowercase().as_str() {
+            "help" | "?" => Self::Help,
+            "list" => Self::Mine,
+            "list all" => Self::Queue,
+            _ if !number.is_empty() && number.len() <= 15 && number.chars().all(|c| c.is_ascii_digit()) => number
+                .parse()
+                .map_or_else(|_| open(), |n| Self::Status(RequestNumber(n))),
+            _ => open(),
+        }
+    }
+}
+
+/// A `/request` invocation, parsed from its form body.
+pub fn command(body: &[u8]) -> Result<SlashCommand, ParseError> {
+    let event: SlackCommandEvent =
+        serde_urlencoded::from_bytes(body).map_err(|e| ParseError(format!("malformed slash command body: {e}")))?;
+    Ok(SlashCommand {
+        intent: CommandIntent::from_text(event.text.as_deref()),
+        user: event.user_id.0,
+        channel: event.channel_id.0,
+        trigger_id: event.trigger_id.0,
+    })
+}

@@ -1,0 +1,409 @@
+//! Block Kit rendering and every word people read: the /request modal,
+//! the intake message, DMs, replies.
+//!
+//! `card` renders the intake message with its triage controls, `triage`
+//! the step modals, thread notes and outcome DMs, `lists` the `/request`
+//! listings, `schedule` reminders and the digest, `replies` the answers
+//! and explanations a person gets back at once.
+//!
+//! This is the one place user text meets mrkdwn, and it always goes through
+//! [`escape`] (or [`escape_truncated`]) so a title like `<!channel>` can
+//! never ping anyone.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::domain::request::{DESCRIPTION_MAX, Field, FieldErrors, Request, RequestKind, RequestNumber, TITLE_MAX};
+use crate::domain::severity::{Severities, Severity};
+use crate::slack::action::{Action, Modal};
+
+/// Slack's limit for a section's text.
+pub const SECTION_TEXT_MAX: usize = 3000;
+/// Where the dispatcher puts the link to the request's intake message, once
+/// that message exists (see `outbox::dispatcher`).
+pub const INTAKE_LINK: &str = "<intake:link>";
+/// Filled by the dispatcher with the request's intake message address.
+/// Placeholders contain `<`, which escaped user text never does, so nobody
+/// can type one into a title.
+pub const INTAKE_CHANNEL: &str = "<intake:channel>";
+pub const INTAKE_TS: &str = "<intake:ts>";
+
+mod card;
+mod form;
+pub mod lists;
+pub mod replies;
+pub mod schedule;
+pub mod triage;
+
+pub use card::{intake_message, tracker_link};
+pub use form::RequestForm;
+
+/// Escapes the three characters mrkdwn treats as control characters.
+pub fn escape(text: &str) -> String {
+    escape_truncated(text, usize::MAX)
+}
+
+/// Escapes `text` and cuts it so the result has at most `max` characters,
+/// ending in "…" when cut; never splits an entity like `&amp;`.
+pub fn escape_truncated(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
+    let mut used = 0usize;
+    for (i, c) in text.char_indices() {
+        let piece = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            _ => "",
+        };
+        let width = if piece.is_empty() { 1 } else { piece.len() };
+        let rest_fits = used + width <= max;
+        // Leave room for the ellipsis unless this is the last character.
+        let is_last = i + c.len_utf8() == text.len();
+        if !rest_fits || (!is_last && used + width + 1 > max) {
+            out.push('…');
+            return out;
+        }
+        if piece.is_empty() {
+            out.push(c);
+        } else {
+            out.push_str(piece);
+        }
+        used += width;
+    }
+    out
+}
+
+/// A URL inside `<…>`: escaped, and with `|` encoded so a link cannot carry
+/// its own misleading label (`https://evil.example|https://good.example`).
+pub(crate) fn link_target(url: &str) -> String {
+    escape(url).replace('|', "%7C")
+}
+
+pub(crate) fn plain(text: &str) -> Value {
+    json!({"type": "plain_text", "text": text, "emoji": true})
+}
+
+pub(crate) fn mrkdwn_section(text: String) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+/// Cuts already-escaped mrkdwn to `max` characters at a line break, ending
+/// with "…" when cut (never inside a token or entity).
+pub fn escape_truncated_markup(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        if out.chars().count() + line.chars().count() + 2 > max {
+            out.push('…');
+            return out;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A Slack date token: rendered in the reader's own time zone.
+pub fn slack_date(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A severity option's label: "High — triage within 4 business hours".
+fn severity_option(severity: &Severity) -> Value {
+    let label = format!(
+        "{} — triage within {}",
+        severity.label,
+        severity.response.describe(severity.clock)
+    );
+    json!({"text": plain(&label.chars().take(75).collect::<String>()), "value": severity.key.as_str()})
+}
+
+/// Block ids of the /request modal; errors are reported against them.
+pub fn block_id(field: Field) -> &'static str {
+    match field {
+        Field::Kind => "type",
+        Field::Title => "title",
+        Field::Description => "description",
+        Field::Severity => "severity",
+        Field::Area => "area",
+        Field::Link => "link",
+    }
+}
+
+/// The /request modal (`callback_id` `new_request`).
+pub fn request_modal(
+    severities: &Severities,
+    default_severity: &str,
+    areas: &[String],
+    title: &str,
+    source_channel: &str,
+) -> Value {
+    let options: Vec<Value> = severities.iter().map(severity_option).collect();
+    let initial = severities.get(default_severity).map(severity_option);
+    let mut severity_select = json!({
+        "type": "static_select", "action_id": "severity_input",
+        "placeholder": plain("Pick one"), "options": options,
+    });
+    if let Some(initial) = initial {
+        severity_select["initial_option"] = initial;
+    }
+    let mut title_input = json!({
+        "type": "plain_text_input", "action_id": "title_input", "max_length": TITLE_MAX,
+        "placeholder": plain("One line summary"),
+    });
+    let prefill = title_prefill(title);
+    if !prefill.is_empty() {
+        title_input["initial_value"] = json!(prefill);
+    }
+    let area_element = if areas.is_empty() {
+        json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
+    } else {
+        let options: Vec<Value> = areas
+            .iter()
+            .take(100)
+            .map(|a| json!({"text": plain(a), "value": a}))
+            .collect();
+        json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "options": options})
+    };
+    let kinds: Vec<Value> = [RequestKind::Bug, RequestKind::Feature]
+        .into_iter()
+        .map(|k| json!({"text": plain(k.label()), "value": k.as_str()}))
+        .collect();
+    json!({
+        "type": "modal",
+        "callback_id": Modal::NewRequest.callback_id(),
+        "title": plain("New request"),
+        "submit": plain("Submit"),
+        "close": plain("Cancel"),
+        "private_metadata": form_metadata(source_channel),
+        "blocks": [
+            {"type": "input", "block_id": "type", "label": plain("Type"),
+             "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
+            {"type": "input", "block_id": "title", "label": plain("Title"), "element": title_input},
+            {"type": "input", "block_id": "description", "label": plain("Description"),
+             "element": {"type": "plain_text_input", "action_id": "description_input", "multiline": true,
+                         "max_length": DESCRIPTION_MAX, "placeholder": plain("What happened? What did you expect?")}},
+            {"type": "input", "block_id": "severity", "label": plain("Severity"), "element": severity_select},
+            {"type": "input", "block_id": "area", "label": plain("Area"), "optional": true, "element": area_element},
+            {"type": "input", "block_id": "link", "label": plain("Link"), "optional": true,
+             "element": {"type": "url_text_input", "action_id": "link_input", "placeholder": plain("https://…")},
+             "hint": plain("Ticket, dashboard or screenshot URL")},
+        ],
+    })
+}
+
+/// What `/request <words>` pre-fills as the title: trimmed, at most the
+/// title's length.
+fn title_prefill(title: &str) -> String {
+    title.trim().chars().take(TITLE_MAX).collect()
+}
+
+/// The form's `private_metadata`: where `/request` was typed.
+fn form_metadata(source_channel: &str) -> String {
+    json!({"channel_id": source_channel}).to_string()
+}
+
+/// `{"response_action":"errors","errors":{block_id: message}}`
+pub fn field_errors(errors: &FieldErrors) -> Value {
+    let map: serde_json::Map<String, Value> = errors
+        .0
+        .iter()
+        .map(|(field, message)| (block_id(*field).to_string(), json!(message)))
+        .collect();
+    json!({"response_action": "errors", "errors": map})
+}
+
+pub(crate) fn severity_label<'a>(request: &'a Request, severities: &'a Severities) -> &'a str {
+    severities
+        .get(request.severity.as_str())
+        .map_or(request.severity.as_str(), |s| s.label.as_str())
+}
+
+/// The one-line summary used as notification text: "#42 Title (Bug, High)".
+pub(crate) fn summary_line(request: &Request, severities: &Severities) -> String {
+    format!(
+        "{} {} ({}, {})",
+        request.number,
+        escape(request.title.as_str()),
+        request.kind.label(),
+        severity_label(request, severities)
+    )
+}
+
+/// A button carrying the request number in its `value`.
+pub(crate) fn button(action: Action, label: &str, number: RequestNumber, style: Option<&str>) -> Value {
+    let mut button =
+        json!({"type": "button", "action_id": action.id(), "text": plain(label), "value": number.0.to_string()});
+    if let Some(style) = style {
+        button["style"] = json!(style);
+    }
+    button
+}
+
+/// The submitter's receipt: number, severity, what the SLA means, a link.
+/// Sent to the submitter's id, which posts to the app's DM with them.
+pub fn receipt_dm(request: &Request, severity: &Severity) -> Value {
+    let text = format!(
+        "Thanks — we have your request *{} {}*.\n*Severity:* {}: the product team will {}.\n*Triage due:* {}. You will hear from me at every step, with the reason.\n{}",
+        request.number,
+        escape(request.title.as_str()),
+        escape(&severity.label),
+        severity.sla_in_words(),
+        slack_date(request.deadlines.response_due),
+        INTAKE_LINK,
+    );
+    json!({
+        "channel": request.submitter,
+        "text": format!("Received {} {}", request.number, escape(request.title.as_str())),
+        "blocks": [mrkdwn_section(text)],
+        "unfurl_links": false,
+    })
+}
+
+/// The on-call off-ramp post in `channel`, mentioning the on-call group if
+/// configured.
+pub fn oncall_alert(request: &Request, severity: &Severity, channel: &str, usergroup: Option<&str>) -> Value {
+    let mention = usergroup.map_or(String::new(), |group| format!("<!subteam^{group}> "));
+    let text = format!(
+        "{mention}:rotating_light: *{} request {} {}* from <@{}>\n*Triage due:* {}\n{}",
+        escape(&severity.label),
+        request.number,
+        escape(request.title.as_str()),
+        request.submitter,
+        slack_date(request.deadlines.response_due),
+        INTAKE_LINK,
+    );
+    json!({
+        "channel": channel,
+        "text": format!("{mention}{} request {} {}", escape(&severity.label), request.number, escape(request.title.as_str())),
+        "blocks": [mrkdwn_section(text)],
+        "unfurl_links": false,
+    })
+}
+
+/// What replaces [`INTAKE_LINK`] once the intake message's permalink is known.
+pub fn intake_link(number: RequestNumber, permalink: Option<&str>) -> String {
+    match permalink {
+        Some(url) => format!("<{url}|View {number} in the intake channel>"),
+        None => format!("{number} is in the intake channel."),
+    }
+}
+
+/// [`INTAKE_LINK`] filled in, inside a JSON payload: the link is encoded
+/// as a JSON string's contents.
+pub fn fill_intake_link(payload: &str, number: Option<RequestNumber>, permalink: Option<&str>) -> String {
+    let Some(number) = number else {
+        return payload.replace(INTAKE_LINK, "");
+    };
+    let link = serde_json::to_string(&intake_link(number, permalink)).unwrap_or_default();
+    payload.replace(INTAKE_LINK, link.trim_matches('"'))
+}
+
+/// The card's address placeholders filled in.
+pub fn fill_intake_address(payload: &str, channel: &str, ts: &str) -> String {
+    payload.replace(INTAKE_CHANNEL, channel).replace(INTAKE_TS, ts)
+}
+
+/// Does the payload still need the card's address or its link?
+pub fn needs_intake_message(payload: &str) -> (bool, bool) {
+    (
+        payload.contains(INTAKE_CHANNEL) || payload.contains(INTAKE_TS),
+        payload.contains(INTAKE_LINK),
+    )
+}
+
+/// The intake message, posted to the intake channel.
+pub fn intake_post(request: &Request, severities: &Severities, channel: &str) -> Value {
+    let mut card = intake_message(request, severities);
+    card["channel"] = json!(channel);
+    card
+}
+
+/// The card re-rendered for `chat.update` of the request's intake message
+/// (addressed through the placeholders the dispatcher fills).
+pub fn card_update(request: &Request, severities: &Severities) -> Value {
+    let mut card = intake_message(request, severities);
+    card["channel"] = json!(INTAKE_CHANNEL);
+    card["ts"] = json!(INTAKE_TS);
+    card
+}
+
+/// A plain post of `text` to `channel` (a user id posts to the app's DM).
+pub fn plain_post(channel: &str, text: &str) -> Value {
+    json!({"channel": channel, "text": text, "unfurl_links": false})
+}
+
+/// A line in the request's intake thread; `broadcast` also shows it in the channel.
+pub fn thread_reply(text: &str, broadcast: bool) -> Value {
+    let mut reply = json!({"channel": INTAKE_CHANNEL, "thread_ts": INTAKE_TS, "text": text, "unfurl_links": false});
+    if broadcast {
+        reply["reply_broadcast"] = json!(true);
+    }
+    reply
+}
+
+/// `/request help`: the severities with their SLAs and how the process works.
+pub fn help_text(severities: &Severities) -> String {
+    let mut text = String::from(
+        "*/request* opens a form for a bug or feature request. The product team triages it: one owner, a visible status, and a DM to you at every outcome, with the reason.\n*Severities:*\n",
+    );
+    for severity in severities.iter() {
+        text.push_str(&format!(
+            "• *{}*: {}\n",
+            escape(&severity.label),
+            severity.sla_in_words()
+        ));
+    }
+    text.push_str("`/request some words` starts the form with that title.");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_mentions() {
+        assert_eq!(escape("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
+    }
+
+    #[test]
+    fn truncation_never_splits_an_entity_and_marks_the_cut() {
+        let text = "a".repeat(2998) + "&&&";
+        let out = escape_truncated(&text, SECTION_TEXT_MAX);
+        assert!(out.chars().count() <= SECTION_TEXT_MAX);
+        assert!(out.ends_with('…'), "{}", &out[out.len() - 10..]);
+        assert!(!out.contains("&am…"));
+    }
+
+    #[test]
+    fn a_link_cannot_bring_its_own_label() {
+        assert_eq!(
+            link_target("https://evil.example|https://good.example"),
+            "https://evil.example%7Chttps://good.example"
+        );
+    }
+
+    #[test]
+    fn text_that_fits_is_not_cut() {
+        assert_eq!(escape_truncated("abc", 3), "abc");
+        assert_eq!(escape_truncated("abcd", 3), "ab…");
+    }
+
+    #[test]
+    fn slack_date_has_a_readable_fallback() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            slack_date(at),
+            "<!date^1795615200^{date_short_pretty} {time}|2026-11-25 14:00 UTC>"
+        );
+    }
+}

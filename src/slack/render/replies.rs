@@ -1,0 +1,93 @@
+//! What a person gets back at once: ephemeral answers, modal field errors,
+//! and the explanations sent when nothing happened.
+
+use serde_json::{Value, json};
+
+use super::escape;
+use crate::domain::request::{Request, RequestNumber};
+
+/// An ephemeral answer in the response to a command.
+pub fn ephemeral_reply(text: impl Into<String>) -> Value {
+    json!({"response_type": "ephemeral", "text": text.into()})
+}
+
+/// `chat.postEphemeral`'s body: `text` for `user` only, in `channel`.
+pub fn ephemeral_message(channel: &str, user: &str, text: &str) -> Value {
+    json!({"channel": channel, "user": user, "text": text})
+}
+
+/// The Events API's URL check, answered.
+pub fn url_challenge(challenge: &str) -> Value {
+    json!({ "challenge": challenge })
+}
+
+/// `{"response_action":"errors"}` for one block of a modal.
+pub fn field_error(block: &str, message: impl Into<String>) -> Value {
+    json!({"response_action": "errors", "errors": {block: message.into()}})
+}
+
+pub fn request_not_saved() -> Value {
+    field_error(
+        "title",
+        "Sorry, your request could not be saved just now. Please submit again in a moment.",
+    )
+}
+
+pub fn step_not_saved(block: &str) -> Value {
+    field_error(
+        block,
+        "Sorry, this could not be saved just now. Please submit again in a moment.",
+    )
+}
+
+pub fn no_such_request(number: RequestNumber) -> String {
+    format!("There is no request {number}.")
+}
+
+pub fn queue_is_for_triagers() -> String {
+    "Only triagers see the whole queue. `/request list` shows your own requests.".into()
+}
+
+pub fn store_unavailable() -> String {
+    "Sorry, I cannot reach my database right now. Please try again in a minute.".into()
+}
+
+pub fn form_not_opened(error: &impl std::fmt::Display) -> String {
+    format!(
+        "Sorry, I could not open the request form ({error}). Please run /request again; if it keeps failing, tell the product team in their channel."
+    )
+}
+
+pub fn step_form_not_opened(error: &impl std::fmt::Display) -> String {
+    format!("Sorry, I could not open the form ({error}). Please click again.")
+}
+
+pub fn pick_assignee() -> String {
+    "Pick someone to assign it to.".into()
+}
+
+pub fn pick_severity() -> String {
+    "Pick one of the listed severities.".into()
+}
+
+/// A control whose id this version does not know (an old message, say).
+pub fn unknown_control(id: &str) -> String {
+    format!(
+        "I do not know the control `{}`; the message may be from an older version of intake. Use `/request list` to find the request.",
+        escape(id)
+    )
+}
+
+/// Several changes raced and ours kept losing.
+pub fn busy(number: RequestNumber) -> String {
+    format!("{number} is changing right now; please try again.")
+}
+
+/// A reaction on a request that is finished.
+pub fn finished_not_escalated(request: &Request) -> String {
+    format!(
+        "{} is {}, so reactions do not escalate it. Ask a triager to reopen it if it needs attention again.",
+        request.number,
+        request.state.label()
+    )
+}

@@ -1,0 +1,165 @@
+//! The scheduler's words: SLA reminders and breach notices, the follow-up
+//! DM, and the daily digest (kept within Block Kit's limits).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use super::{escape, mrkdwn_section, plain, slack_date};
+use crate::domain::digest::{DigestSummary, Listing};
+use crate::domain::reminders::{BREACH, SlaKind};
+use crate::domain::request::Request;
+use crate::domain::severity::Severities;
+use crate::domain::sla::{self, BusinessCalendar, ClockKind};
+
+/// Slack allows 50 blocks per message; the digest stays well inside.
+const MAX_BLOCKS: usize = 45;
+
+/// "3 business hours", "45 minutes", "2 days".
+pub fn time_left(left: TimeDelta, clock: ClockKind) -> String {
+    let business = if clock == ClockKind::Business { "business " } else { "" };
+    let minutes = left.num_minutes().max(0);
+    let (n, unit) = if minutes < 120 {
+        (minutes, "minute")
+    } else if minutes < 48 * 60 || clock == ClockKind::Business {
+        (minutes / 60, "hour")
+    } else {
+        (minutes / (24 * 60), "day")
+    };
+    format!("{n} {business}{unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// "#42 'Invoices render blank' — resolution SLA due in 3 business hours"
+pub fn reminder(
+    request: &Request,
+    kind: SlaKind,
+    threshold: u32,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    clock: ClockKind,
+    calendar: &BusinessCalendar,
+) -> String {
+    let subject = format!("{} '{}'", request.number, escape(request.title.as_str()));
+    if threshold >= BREACH {
+        let owner = request
+            .owner
+            .as_deref()
+            .map_or("no owner".to_string(), |o| format!("owner <@{o}>"));
+        return format!(
+            ":warning: {subject} breached its {} SLA (due {}); {owner}.",
+            kind.as_str(),
+            slack_date(due)
+        );
+    }
+    let left = sla::elapsed(now, due, clock, calendar);
+    format!(
+        "{subject} — {} SLA due in {} ({}).",
+        kind.as_str(),
+        time_left(left, clock),
+        slack_date(due)
+    )
+}
+
+/// The follow-up DM to a submitter who has not confirmed a fix.
+pub fn followup(request: &Request) -> Value {
+    let text = format!(
+        "Is *{} {}* fixed for you? It was resolved a while ago; if we do not hear back it will be closed.",
+        request.number,
+        escape(request.title.as_str())
+    );
+    json!({
+        "channel": request.submitter,
+        "text": text,
+        "blocks": [mrkdwn_section(text.clone()), super::triage::confirm_buttons(request.number)],
+        "unfurl_links": false,
+    })
+}
+
+fn link(request: &Request) -> String {
+    let label = format!("{} {}", request.number, escape(request.title.as_str()));
+    match &request.intake_message {
+        Some(message) => format!(
+            "<https://slack.com/archives/{}/p{}|{label}>",
+            message.channel,
+            message.ts.replace('.', "")
+        ),
+        None => label,
+    }
+}
+
+fn listing(title: &str, list: &Listing, detail: impl Fn(&Request) -> String) -> Option<Value> {
+    if list.total == 0 {
+        return None;
+    }
+    let mut text = format!("*{title}* ({})\n", list.total);
+    for request in &list.shown {
+        text.push_str(&format!("• {} — {}\n", link(request), detail(request)));
+    }
+    let more = list.total.saturating_sub(list.shown.len() as u64);
+    if more > 0 {
+        text.push_str(&format!("…and {more} more\n"));
+    }
+    Some(mrkdwn_section(super::escape_truncated_markup(
+        &text,
+        super::SECTION_TEXT_MAX,
+    )))
+}
+
+fn owner(request: &Request) -> String {
+    request
+        .owner
+        .as_deref()
+        .map_or("no owner".to_string(), |o| format!("<@{o}>"))
+}
+
+/// The daily digest, for `channel`.
+pub fn digest(
+    summary: &DigestSummary,
+    severities: &Severities,
+    channel: &str,
+    since: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Value {
+    let mut blocks = vec![json!({"type": "header", "text": plain("Product intake digest")})];
+    blocks.push(mrkdwn_section(format!(
+        "Since {}: *{}* new, *{}* resolved, *{}* closed.",
+        slack_date(since),
+        summary.new_since.total,
+        summary.resolved_since,
+        summary.closed_since
+    )));
+    let mut open = String::from("*Open by state and severity*\n");
+    if summary.open.is_empty() {
+        open.push_str("Nothing open.\n");
+    }
+    for (state, severity, count) in &summary.open {
+        let label = severities.get(severity).map_or(severity.as_str(), |s| s.label.as_str());
+        open.push_str(&format!("• {} · {}: {count}\n", state.replace('_', " "), escape(label)));
+    }
+    blocks.push(mrkdwn_section(open));
+    let due = |r: &Request| format!("{}, due {}", owner(r), slack_date(r.deadlines.resolution_due));
+    blocks.extend(listing("Breached", &summary.breached, due));
+    blocks.extend(listing("At risk", &summary.at_risk, due));
+    blocks.extend(listing("New", &summary.new_since, |r| r.state.label().to_string()));
+    blocks.extend(listing("Most wanted", &summary.most_wanted, |r| {
+        format!("+{} need this", r.demand)
+    }));
+    blocks.extend(listing("Oldest untriaged", &summary.oldest_untriaged, |r| {
+        format!("filed {}", slack_date(r.created_at))
+    }));
+    let median = summary
+        .median_time_to_triage
+        .map_or("–".to_string(), |d| time_left(d, ClockKind::Wall));
+    let (met, total) = summary.sla_attainment;
+    let attainment = (met * 100)
+        .checked_div(total)
+        .map_or("–".to_string(), |pct| format!("{pct}% ({met} of {total})"));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
+        format!("Last 30 days: median time to triage {median}; resolution SLA met {attainment}. As of {}.", slack_date(at))}]}));
+    blocks.truncate(MAX_BLOCKS);
+    json!({
+        "channel": channel,
+        "text": format!("Product intake digest: {} new, {} breached, {} at risk", summary.new_since.total, summary.breached.total, summary.at_risk.total),
+        "blocks": blocks,
+        "unfurl_links": false,
+    })
+}

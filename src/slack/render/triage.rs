@@ -1,0 +1,307 @@
+//! Triage in Slack's words: the modals that collect a step's details, the
+//! line each step adds to the intake thread, the DMs that close the loop,
+//! and the explanation when a step is refused.
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+
+use super::{button, escape, mrkdwn_section, plain, slack_date, tracker_link};
+use crate::domain::request::{Request, RequestNumber};
+use crate::domain::severity::Severities;
+use crate::domain::triage::{Actor, Event, TransitionError};
+use crate::slack::action::{Action, Modal, StepForm};
+
+fn text_input(block: &str, label: &str, multiline: bool, optional: bool, hint: Option<&str>) -> Value {
+    let mut input = json!({
+        "type": "input", "block_id": block, "label": plain(label), "optional": optional,
+        "element": {"type": "plain_text_input", "action_id": format!("{block}_input"), "multiline": multiline, "max_length": 2000},
+    });
+    if let Some(hint) = hint {
+        input["hint"] = plain(hint);
+    }
+    input
+}
+
+/// The modal for a step on request `request`; `metadata` travels back on submit.
+pub fn step_modal(form: StepForm, request: &Request, metadata: &str, tomorrow: NaiveDate) -> Value {
+    let (title, submit, intro, inputs) = match form {
+        StepForm::AskInfo => (
+            "Ask for info",
+            "Ask",
+            "The submitter gets your question by DM.",
+            vec![text_input("question", "Question", true, false, None)],
+        ),
+        StepForm::Accept => (
+            "Accept",
+            "Accept",
+            "Accepted work is prioritised and tracked.",
+            vec![
+                text_input(
+                    "tracker",
+                    "Tracker key or link",
+                    false,
+                    false,
+                    Some("e.g. PROJ-7 or https://…"),
+                ),
+                text_input("expectation", "When can they expect it?", false, true, None),
+            ],
+        ),
+        StepForm::Defer => (
+            "Defer",
+            "Defer",
+            "Not now: it comes back to the queue on the revisit date.",
+            vec![
+                json!({"type": "input", "block_id": "revisit", "label": plain("Revisit on"),
+                        "element": {"type": "datepicker", "action_id": "revisit_input", "initial_date": tomorrow.format("%Y-%m-%d").to_string()}}),
+                text_input("reason", "Why not now?", true, false, None),
+            ],
+        ),
+        StepForm::Reject => (
+            "Reject",
+            "Reject",
+            "The submitter reads your reason: say why, in at least a sentence.",
+            vec![text_input("reason", "Reason", true, false, None)],
+        ),
+        StepForm::Resolve => (
+            "Resolve",
+            "Resolve",
+            "The submitter is asked to confirm the fix.",
+            vec![text_input("note", "Resolution", true, false, None)],
+        ),
+        StepForm::AddInfo => (
+            "Add info",
+            "Send",
+            "Your answer goes to the owner and the request's thread.",
+            vec![text_input("answer", "Your answer", true, false, None)],
+        ),
+    };
+    let mut blocks = vec![mrkdwn_section(format!(
+        "*{} {}*\n{intro}",
+        request.number,
+        escape(request.title.as_str())
+    ))];
+    blocks.extend(inputs);
+    json!({
+        "type": "modal", "callback_id": Modal::Step(form).callback_id(), "title": plain(title), "submit": plain(submit),
+        "close": plain("Cancel"), "private_metadata": metadata, "blocks": blocks,
+    })
+}
+
+/// A step's words in a message: escaped and cut so that, with the title and
+/// wording around them, a section stays inside Slack's 3,000 characters.
+fn words(text: &str) -> String {
+    super::escape_truncated(text, 1500)
+}
+
+fn who(actor: &Actor) -> String {
+    actor.user().map_or("intake".to_string(), |u| format!("<@{u}>"))
+}
+
+fn severity_name(request: &Request, severities: &Severities) -> String {
+    escape(super::severity_label(request, severities))
+}
+
+/// The line a step adds to the intake message's thread.
+pub fn thread_note(event: &Event, actor: &Actor, after: &Request, severities: &Severities) -> String {
+    let by = who(actor);
+    match event {
+        Event::Take => format!("{by} took ownership."),
+        Event::Assign { to } => format!("{by} assigned it to <@{to}>."),
+        Event::SetSeverity { .. } => format!("{by} set the severity to {}.", severity_name(after, severities)),
+        Event::Escalate { emoji, .. } => format!(
+            "⬆ Escalated to {} by {by} with :{}:. Now due {}.",
+            severity_name(after, severities),
+            escape(emoji),
+            slack_date(after.deadlines.resolution_due)
+        ),
+        Event::AskInfo { question } => format!("{by} asked the submitter: {}", words(question.as_str())),
+        Event::AddInfo { answer } => format!("<@{}> added info: {}", after.submitter, words(answer.as_str())),
+        Event::Resume => format!("{by} resumed work on it."),
+        Event::Accept { tracker, expectation } => format!(
+            "Accepted by {by}: {}{}",
+            tracker_link(tracker),
+            expectation
+                .as_ref()
+                .map_or(String::new(), |e| format!(" — expected {}", words(e.as_str())))
+        ),
+        Event::Defer { until, reason } => {
+            format!(
+                "Deferred by {by} until {}: {}",
+                until.format("%Y-%m-%d"),
+                words(reason.as_str())
+            )
+        }
+        Event::Reject { reason } => format!("Rejected by {by}: {}", words(reason.as_str())),
+        Event::Resolve { note } => format!("Resolved by {by}: {}", words(note.as_str())),
+        Event::Confirm => format!("<@{}> confirmed the fix. Closed.", after.submitter),
+        Event::Reopen => format!("Reopened by {by}."),
+        Event::Revisit => "The revisit date arrived; back in the triage queue.".to_string(),
+        Event::AutoClose => "Closed: no answer from the submitter after the resolution.".to_string(),
+    }
+}
+
+/// The controls in a submitter's DM (`block_id` `dm:<n>`).
+pub(crate) fn dm_buttons(number: RequestNumber, buttons: &[(Action, &str, Option<&str>)]) -> Value {
+    let elements: Vec<Value> = buttons
+        .iter()
+        .map(|(action, label, style)| button(*action, label, number, *style))
+        .collect();
+    json!({"type": "actions", "block_id": format!("dm:{}", number.0), "elements": elements})
+}
+
+/// "Yes, fixed" / "Still broken", after a resolution.
+pub(crate) fn confirm_buttons(number: RequestNumber) -> Value {
+    dm_buttons(
+        number,
+        &[
+            (Action::Confirm, "Yes, fixed", Some("primary")),
+            (Action::Reopen, "Still broken", Some("danger")),
+        ],
+    )
+}
+
+fn dm(channel: &str, text: String, extra: Option<Value>) -> Value {
+    let mut blocks = vec![mrkdwn_section(text.clone())];
+    blocks.extend(extra);
+    json!({"channel": channel, "text": text, "blocks": blocks, "unfurl_links": false})
+}
+
+/// The submitter's DM after a step: what happened and what happens next.
+pub fn submitter_dm(
+    event: &Event,
+    actor: &Actor,
+    after: &Request,
+    severities: &Severities,
+    office_hours: &str,
+) -> Value {
+    let subject = format!("{} {}", after.number, escape(after.title.as_str()));
+    let by = who(actor);
+    let n = after.number;
+    let (text, extra) = match event {
+        Event::Take | Event::Assign { .. } => (
+            format!(
+                "Your request *{subject}* now has an owner: <@{}>. Resolution due {}.",
+                after.owner.as_deref().unwrap_or_default(),
+                slack_date(after.deadlines.resolution_due)
+            ),
+            None,
+        ),
+        Event::SetSeverity { .. } => (
+            format!(
+                "{by} set your request *{subject}* to *{}*. It is now due {}.",
+                severity_name(after, severities),
+                slack_date(after.deadlines.resolution_due)
+            ),
+            None,
+        ),
+        Event::Escalate { emoji, .. } => (
+            format!(
+                "{by} escalated your request *{subject}* to *{}* with :{}:. It is now due {}.",
+                severity_name(after, severities),
+                escape(emoji),
+                slack_date(after.deadlines.resolution_due)
+            ),
+            None,
+        ),
+        Event::AskInfo { question } => (
+            format!(
+                "{by} needs more information about *{subject}*:\n>{}\nAnswer with *Add info* below. {}",
+                words(question.as_str()),
+                escape(office_hours)
+            ),
+            Some(dm_buttons(n, &[(Action::AddInfo, "Add info", Some("primary"))])),
+        ),
+        Event::Resume => (format!("{by} is working on *{subject}* again."), None),
+        Event::Accept { tracker, expectation } => (
+            format!(
+                "Good news: *{subject}* was accepted by {by}. It is tracked in {}.{}",
+                tracker_link(tracker),
+                expectation
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" Expected: {}.", words(e.as_str())))
+            ),
+            None,
+        ),
+        Event::Defer { until, reason } => (
+            format!(
+                "*{subject}* is deferred until {}. {by}'s reason:\n>{}\nIt comes back to the triage queue then.",
+                until.format("%Y-%m-%d"),
+                words(reason.as_str())
+            ),
+            None,
+        ),
+        Event::Reject { reason } => (
+            format!(
+                "*{subject}* was rejected by {by}. The reason:\n>{}\nIf you disagree, reply here or ask a triager to reopen it.",
+                words(reason.as_str())
+            ),
+            None,
+        ),
+        Event::Resolve { note } => (
+            format!(
+                "*{subject}* was resolved by {by}:\n>{}\nIs it fixed for you?",
+                words(note.as_str())
+            ),
+            Some(confirm_buttons(n)),
+        ),
+        Event::Confirm => (format!("Thanks for confirming. *{subject}* is closed."), None),
+        Event::AutoClose => (
+            format!(
+                "*{subject}* was closed: we did not hear back after it was resolved. Ask a triager to reopen it if it is not fixed."
+            ),
+            None,
+        ),
+        Event::Reopen => (
+            format!(
+                "{by} reopened *{subject}*; it is back with <@{}>.",
+                after.owner.as_deref().unwrap_or_default()
+            ),
+            None,
+        ),
+        Event::AddInfo { .. } | Event::Revisit => (format!("*{subject}* is now {}.", after.state.label()), None),
+    };
+    dm(&after.submitter, text, extra)
+}
+
+/// The owner's DM after a step someone else took.
+pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str, severities: &Severities) -> Value {
+    let subject = format!("{} {}", after.number, escape(after.title.as_str()));
+    let by = who(actor);
+    let text = match event {
+        Event::AddInfo { answer } => format!(
+            "<@{}> answered on *{subject}*:\n>{}",
+            after.submitter,
+            words(answer.as_str())
+        ),
+        Event::Reopen => format!("{by} reopened *{subject}*: it is back with you."),
+        Event::Confirm => format!("<@{}> confirmed *{subject}* is fixed. Closed.", after.submitter),
+        Event::Revisit => format!("*{subject}* reached its revisit date and is back with you."),
+        Event::Escalate { emoji, .. } => format!(
+            "{by} escalated *{subject}* to *{}* with :{}:. It is now due {}.",
+            severity_name(after, severities),
+            escape(emoji),
+            slack_date(after.deadlines.resolution_due)
+        ),
+        _ => format!(
+            "{by} gave you *{subject}*. Resolution due {}.",
+            slack_date(after.deadlines.resolution_due)
+        ),
+    };
+    dm(owner, text, None)
+}
+
+/// Why a step was refused, for the person who tried it.
+pub fn refusal(request: &Request, error: &TransitionError) -> String {
+    let n = request.number;
+    match error {
+        TransitionError::AlreadyOwned { owner } => format!("{n} is already owned by <@{owner}>."),
+        TransitionError::NotNow { event, state } => {
+            format!(
+                "{n} is {} now, so you cannot {event} it (the message you clicked was out of date).",
+                state.label()
+            )
+        }
+        TransitionError::Forbidden { event, allowed } => format!("Only {} can {event} {n}.", allowed.label()),
+        TransitionError::Unchanged => format!("{n} already looks like that; nothing changed."),
+    }
+}

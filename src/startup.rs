@@ -1,0 +1,191 @@
+//! The application, assembled: the one place that wires config, store,
+//! Slack client, services, HTTP listener and background workers together.
+//! `main` and the test kit both start the service through [`App`]; nothing
+//! else imports this module.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::Settings;
+use crate::context::Context;
+use crate::http::HttpState;
+use crate::service::Services;
+use crate::slack::api::SlackApi;
+use crate::slack::verify::Verifier;
+use crate::store::Store;
+use crate::workers::dispatcher::Dispatcher;
+
+/// Which background parts to run (tests switch the dispatcher off to
+/// simulate a crash between commit and send).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// The outbox dispatcher and the reaction-event worker.
+    pub dispatcher: bool,
+    /// The cron-driven scheduler (tests drive it with an injected clock).
+    pub scheduler: bool,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Self {
+            dispatcher: true,
+            scheduler: true,
+        }
+    }
+}
+
+/// Connects the store (applying migrations if configured) and builds the
+/// Slack client: the context every use case receives (the CLI's jobs use
+/// it without a listener).
+pub async fn context(settings: Settings) -> anyhow::Result<Context> {
+    let settings = Arc::new(settings);
+    let database = &settings.database;
+    let store = Store::connect(&database.url, database.max_connections)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; check database.url ({})", redact_url(&database.url)))?;
+    if database.migrate_on_start {
+        store.migrate().await?;
+    }
+    let slack = SlackApi::new(&settings.slack_api_url, settings.bot_token(), settings.slack_timeout)?;
+    Ok(Context::new(settings, store, slack))
+}
+
+pub struct App {
+    services: Services,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Builds the context and services, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let bind = settings.bind;
+        let services = Services::start(context(settings).await?);
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (server.bind): {e}"))?;
+        Ok(Self { services, listener })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Starts serving; returns a handle that stops everything gracefully.
+    pub fn spawn(self, parts: Parts) -> Running {
+        let shutdown = CancellationToken::new();
+        let addr = self.local_addr().ok();
+        let ctx = self.services.ctx.clone();
+        let mut tasks = Vec::new();
+        if parts.dispatcher {
+            tasks.push(tokio::spawn(Dispatcher::new(&ctx).run(shutdown.clone())));
+            tasks.push(tokio::spawn(crate::workers::reactions::run(
+                ctx.clone(),
+                self.services.reactions.recorded.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if parts.scheduler {
+            tasks.push(tokio::spawn(crate::workers::scheduler::run(
+                ctx.clone(),
+                shutdown.clone(),
+            )));
+        }
+        let http = Arc::new(HttpState {
+            verifier: Verifier::new(ctx.settings.signing_secret.expose_secret()),
+            metrics: crate::telemetry::metrics(),
+            services: self.services.clone(),
+        });
+        tasks.push(tokio::spawn(serve(
+            http,
+            self.listener,
+            shutdown.clone(),
+            ctx.settings.shutdown_grace,
+        )));
+        if let Some(addr) = addr {
+            info!(%addr, "intake is listening");
+        }
+        Running {
+            services: self.services,
+            shutdown,
+            tasks,
+        }
+    }
+}
+
+/// A started service.
+pub struct Running {
+    pub services: Services,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn context(&self) -> &Context {
+        &self.services.ctx
+    }
+
+    /// Stops accepting, lets in-flight requests finish, releases leases.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                error!(error = %e, "a task ended abnormally during shutdown");
+            }
+        }
+        self.services.ctx.store.clone().close().await;
+    }
+}
+
+async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: CancellationToken, grace: Duration) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Usually out of file descriptors: wait instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = service_fn(move |request| crate::http::route(state.clone(), request));
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => info!("all connections closed"),
+        _ = tokio::time::sleep(grace) => warn!(grace_secs = grace.as_secs(), "connections still open after the grace period; closing"),
+    }
+}
+
+/// A database URL without its password, for error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,303 @@
+//! The outbox table: enqueue (inside the caller's transaction, unique
+//! dedupe key), claim with a lease, record what became of each message.
+//! The message types are in `crate::outbox`; the sending is
+//! `workers::dispatcher`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TryInsertResult,
+};
+
+use crate::domain::request::{PostKind, RequestNumber};
+use crate::outbox::{Method, OutboundMessage};
+use crate::store::StoreError;
+use crate::store::entities::outbox_message::{self, Column};
+
+pub use outbox_message::Model as OutboxRow;
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const DEAD: &str = "dead";
+
+/// How a row remembers which of its request's posts it is.
+fn post_kind_name(post: PostKind) -> &'static str {
+    match post {
+        PostKind::Intake => "record_intake_message",
+        PostKind::Oncall => "record_oncall_message",
+    }
+}
+
+/// Which of its request's posts a claimed row is, if any.
+pub fn records(row: &OutboxRow) -> Option<PostKind> {
+    match row.on_sent.as_deref()? {
+        "record_intake_message" => Some(PostKind::Intake),
+        "record_oncall_message" => Some(PostKind::Oncall),
+        _ => None,
+    }
+}
+
+/// Adds a message inside the caller's transaction; `false` if a message with
+/// the same dedupe key already exists (it is then not added again).
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    message: OutboundMessage,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if let (Method::UpdateMessage, Some(number)) = (message.method, message.request) {
+        supersede_card_updates(conn, number).await?;
+    }
+    let inserted = outbox_message::Entity::insert(row(message, now))
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Adds new posts (`chat.postMessage`, `chat.postEphemeral`) in one
+/// statement; keys already queued are skipped. Card refreshes go through
+/// [`enqueue`], which also drops the stale ones.
+pub async fn enqueue_posts(
+    conn: &impl ConnectionTrait,
+    messages: Vec<OutboundMessage>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    debug_assert!(messages.iter().all(|m| m.method != Method::UpdateMessage));
+    if messages.is_empty() {
+        return Ok(());
+    }
+    outbox_message::Entity::insert_many(messages.into_iter().map(|m| row(m, now)))
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn row(message: OutboundMessage, now: DateTime<Utc>) -> outbox_message::ActiveModel {
+    outbox_message::ActiveModel {
+        request_id: Set(message.request.map(|n| n.0)),
+        dedupe_key: Set(message.dedupe_key.as_str().to_string()),
+        method: Set(message.method.as_str().to_string()),
+        payload: Set(message.payload.to_string()),
+        on_sent: Set(message.records.map(|p| post_kind_name(p).to_string())),
+        status: Set(PENDING.to_string()),
+        attempts: Set(0),
+        // Due at once, even when `now` is a simulated future instant
+        // (`run-jobs --at`), so moving time ahead still delivers.
+        next_attempt_at: Set(Ord::min(now, Utc::now())),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
+
+fn lease_free(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(Column::LeaseUntil.is_null())
+        .add(Column::LeaseUntil.lt(now))
+}
+
+/// Claims up to `limit` due messages for `token` until `now + lease`.
+/// A message waits while an earlier message of the same request is still
+/// pending, so a request's messages arrive in order. Safe with several
+/// dispatchers on one database: the claim is a conditional update.
+pub async fn claim_due(
+    conn: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let earlier = Alias::new("earlier");
+    let earlier_pending = Query::select()
+        .expr(Expr::val(1))
+        .from_as(outbox_message::Entity, earlier.clone())
+        .and_where(Expr::col((earlier.clone(), Column::RequestId)).equals((outbox_message::Entity, Column::RequestId)))
+        .and_where(Expr::col((earlier.clone(), Column::Id)).lt(Expr::col((outbox_message::Entity, Column::Id))))
+        .and_where(ExprTrait::eq(Expr::col((earlier, Column::Status)), PENDING))
+        .to_owned();
+    let candidates: Vec<i64> = outbox_message::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(PENDING))
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(lease_free(now))
+        .filter(Expr::exists(earlier_pending).not())
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, token.into())
+        .col_expr(Column::LeaseUntil, (now + lease).into())
+        .filter(Column::Id.is_in(candidates))
+        .filter(Column::Status.eq(PENDING))
+        .filter(lease_free(now))
+        .exec(conn)
+        .await?;
+    Ok(outbox_message::Entity::find()
+        .filter(Column::LeaseOwner.eq(token))
+        .filter(Column::Status.eq(PENDING))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+async fn finish(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    changes: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
+) -> Result<(), StoreError> {
+    let mut update = outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
+    for (column, value) in changes {
+        update = update.col_expr(column, value);
+    }
+    update
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::LeaseOwner.eq(token))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks the messages `ids` (claimed under `token`) sent, in one statement.
+pub async fn mark_sent(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::Status, SENT.into())
+        .col_expr(Column::SentAt, now.into())
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::LeaseOwner.eq(token))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Hands back a claimed message that was not tried, unchanged.
+pub async fn unclaim(conn: &impl ConnectionTrait, row: &OutboxRow, token: &str) -> Result<(), StoreError> {
+    finish(conn, row, token, Vec::new()).await
+}
+
+/// A failed attempt that may succeed later: counted, and tried again at `at`.
+pub async fn retry_at(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    record_failure(conn, row, token, error, (Column::NextAttemptAt, at.into())).await
+}
+
+/// Slack asked us to wait: try again at `at`; this is not a failed attempt.
+pub async fn wait_until(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let changes = vec![
+        (Column::NextAttemptAt, at.into()),
+        (Column::LastError, "ratelimited".into()),
+    ];
+    finish(conn, row, token, changes).await
+}
+
+/// Gives up on a message: it stays in the table, visible, with its error.
+pub async fn mark_dead(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    record_failure(conn, row, token, error, (Column::Status, DEAD.into())).await
+}
+
+async fn record_failure(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    token: &str,
+    error: &str,
+    then: (Column, sea_orm::sea_query::SimpleExpr),
+) -> Result<(), StoreError> {
+    let changes = vec![
+        then,
+        (Column::Attempts, (row.attempts + 1).into()),
+        (Column::LastError, error.into()),
+    ];
+    finish(conn, row, token, changes).await
+}
+
+/// Hands back every unfinished message claimed under `token_prefix`
+/// (graceful shutdown), so another dispatcher can take them at once.
+pub async fn release(conn: &impl ConnectionTrait, token_prefix: &str) -> Result<u64, StoreError> {
+    let result = outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(Column::LeaseOwner.starts_with(token_prefix))
+        .filter(Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// How many messages are in each status: (pending, sent, dead).
+pub async fn counts(conn: &impl ConnectionTrait) -> Result<(u64, u64, u64), StoreError> {
+    let count = |status: &'static str| {
+        outbox_message::Entity::find()
+            .filter(Column::Status.eq(status))
+            .count(conn)
+    };
+    Ok((count(PENDING).await?, count(SENT).await?, count(DEAD).await?))
+}
+
+/// Every message of one request, oldest first.
+pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(outbox_message::Entity::find()
+        .filter(Column::RequestId.eq(number.0))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Drops a request's card refreshes that are still waiting and unclaimed
+/// (done by [`enqueue`] for every new one):
+/// each refresh re-renders the whole card, so only the newest matters. A
+/// busy request (many "+1"s, quick steps) then costs one `chat.update`
+/// instead of a queue of stale ones sent in order.
+async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
+    let result = outbox_message::Entity::delete_many()
+        .filter(Column::RequestId.eq(number.0))
+        .filter(Column::Method.eq(Method::UpdateMessage.as_str()))
+        .filter(Column::Status.eq(PENDING))
+        .filter(Column::LeaseOwner.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Whether a message with this key was ever enqueued (sent or not).
+pub async fn exists(conn: &impl ConnectionTrait, dedupe_key: &crate::outbox::DedupeKey) -> Result<bool, StoreError> {
+    Ok(outbox_message::Entity::find()
+        .filter(Column::DedupeKey.eq(dedupe_key.as_str()))
+        .count(conn)
+        .await?
+        > 0)
+}
