@@ -7,6 +7,7 @@
 //! to its use case: HTTP calls them today, and any other transport
 //! (Socket Mode) calls the same ones.
 
+pub mod explain;
 pub mod file_request;
 pub mod open_form;
 pub mod reaction;

@@ -15,7 +15,7 @@ use crate::slack::inbound::StepMetadata;
 use crate::slack::render::{RequestForm, replies, triage::step_modal};
 use crate::store::requests;
 
-use super::triage_step::{ReplyTo, explained};
+use super::explain::{ReplyTo, explained};
 
 /// `/request [title]`: the form, the title pre-filled.
 pub async fn request_form(ctx: &Context, form: &RequestForm, trigger_id: &str, title: &str, channel: &str) -> Reply {

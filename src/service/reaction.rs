@@ -28,7 +28,8 @@ use crate::slack::render::{self, replies};
 use crate::store::events::Recorder;
 use crate::store::{StoreError, audit, demand, events, requests};
 
-use super::triage_step::{ReplyTo, StepOutcome, explain, run_step};
+use super::explain::{ReplyTo, explain};
+use super::triage_step::{StepOutcome, run_step};
 
 const LEASE: TimeDelta = TimeDelta::seconds(60);
 

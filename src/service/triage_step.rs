@@ -20,15 +20,7 @@ use crate::slack::render::{self, replies, triage as words};
 use crate::store::StoreError;
 use crate::store::requests::{self, Change};
 
-/// Where to explain a refusal: the channel the click happened in.
-#[derive(Debug, Clone)]
-pub struct ReplyTo {
-    pub channel: String,
-    pub user: String,
-    /// The explanation's key: one per interaction, so a retried click
-    /// explains once.
-    pub key: DedupeKey,
-}
+use super::explain::{ReplyTo, explained};
 
 #[derive(Debug)]
 pub enum StepOutcome {
@@ -137,25 +129,6 @@ fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor
         });
     }
     messages
-}
-
-/// Tells one person, in the channel they clicked in, why nothing happened.
-pub async fn explain(ctx: &Context, reply_to: &ReplyTo, text: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let message = OutboundMessage::ephemeral(
-        reply_to.key.clone(),
-        replies::ephemeral_message(&reply_to.channel, &reply_to.user, text),
-    );
-    crate::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
-    ctx.outbox.wake();
-    Ok(())
-}
-
-/// Explains, answering Slack with the plain ack (or 503 if even that fails).
-pub async fn explained(ctx: &Context, reply_to: &ReplyTo, text: &str) -> Reply {
-    match explain(ctx, reply_to, text, Utc::now()).await {
-        Ok(()) => Reply::Ack,
-        Err(e) => Reply::Unavailable(format!("could not explain the refusal: {e}")),
-    }
 }
 
 /// A click on a triage control: a step now, or its form first.

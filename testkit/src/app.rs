@@ -9,7 +9,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use intake::config::{RawConfig, Settings, load_raw};
-use intake::startup::{App, Parts, Running};
+pub use intake::startup::Parts;
+use intake::startup::{App, Running};
 use serde_json::{Value, json};
 
 use crate::bodies::{Form, click_body, command_body, command_body_from, step_body};

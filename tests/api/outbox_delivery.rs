@@ -2,7 +2,6 @@
 //! until delivered exactly once, permanent errors marked dead.
 
 use intake::domain::request::RequestNumber;
-use intake::startup::Parts;
 use intake::store::outbox;
 use intake::store::requests;
 use testkit::*;

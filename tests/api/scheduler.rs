@@ -3,7 +3,6 @@
 //! revisits, the daily digest, and two schedulers racing on one database.
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
-use intake::startup::Parts;
 use testkit::*;
 
 fn keys(slack: &FakeSlack) -> Vec<String> {
