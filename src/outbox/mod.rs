@@ -48,6 +48,7 @@ pub enum StepMessage {
     Thread,
     Submitter,
     Owner,
+    PreviousOwner,
     /// The on-call page a step caused.
     Oncall,
 }
@@ -83,6 +84,7 @@ impl DedupeKey {
             StepMessage::Thread => Self(format!("req:{}:v{version}:thread", number.0)),
             StepMessage::Submitter => Self(format!("req:{}:v{version}:submitter", number.0)),
             StepMessage::Owner => Self(format!("req:{}:v{version}:owner", number.0)),
+            StepMessage::PreviousOwner => Self(format!("req:{}:v{version}:previous_owner", number.0)),
         }
     }
 

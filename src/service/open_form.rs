@@ -24,7 +24,7 @@ pub async fn request_form(ctx: &Context, form: &RequestForm, trigger_id: &str, t
         Ok(()) => Reply::Ack,
         Err(e) => {
             warn!(error = %e, "views.open failed");
-            Reply::Json(replies::ephemeral_reply(replies::form_not_opened(&e)))
+            Reply::Json(replies::ephemeral_reply(replies::form_not_opened()))
         }
     }
 }
@@ -86,7 +86,7 @@ pub async fn step_form(
         Ok(()) => Reply::Ack,
         Err(e) => {
             warn!(error = %e, "views.open failed for a triage form");
-            explained(ctx, reply_to, &replies::step_form_not_opened(&e)).await
+            explained(ctx, reply_to, &replies::step_form_not_opened()).await
         }
     }
 }

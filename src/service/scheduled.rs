@@ -188,7 +188,7 @@ async fn scheduled_steps(
                 "{} {} would {}",
                 request.number,
                 request.title.as_str(),
-                event.label()
+                event.name().replace('_', " ")
             ));
             continue;
         }

@@ -122,6 +122,13 @@ fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor
                     _ => continue,
                 }
             }
+            Effect::TellPreviousOwner => match before.owner.as_deref() {
+                Some(previous) if after.owner.as_deref() != Some(previous) && actor.user() != Some(previous) => post(
+                    StepMessage::PreviousOwner,
+                    words::previous_owner_dm(actor, after, previous),
+                ),
+                _ => continue,
+            },
             Effect::PageOncall => match settings.policy.severity(&after.severity) {
                 Some(severity) => super::file_request::notice_message(Notice::OncallAlert, after, severity, settings),
                 None => continue,

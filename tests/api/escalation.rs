@@ -81,7 +81,7 @@ async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
     );
     let card = shown(slack.calls_to("chat.update").last().expect("card updated"));
     assert!(
-        card.contains("*Severity:* Critical") && card.contains("+1 other need this"),
+        card.contains("*Severity:* Critical") && card.contains("+1 other needs this"),
         "{card}"
     );
 

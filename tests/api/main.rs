@@ -9,3 +9,4 @@ mod request_flow;
 mod scheduler;
 mod severity;
 mod triage;
+mod words;

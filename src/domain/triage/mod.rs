@@ -182,17 +182,6 @@ impl StepKind {
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
     }
-
-    /// Words for people: "take", "ask for info".
-    pub fn label(self) -> &'static str {
-        match self {
-            StepKind::AskInfo => "ask for info",
-            StepKind::AddInfo => "add info",
-            StepKind::SetSeverity => "change the severity of",
-            StepKind::AutoClose => "close",
-            other => other.as_str(),
-        }
-    }
 }
 
 impl Event {
@@ -220,11 +209,6 @@ impl Event {
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
-
-    /// Words for people: "take", "ask for info".
-    pub fn label(&self) -> &'static str {
-        self.kind().label()
-    }
 }
 
 /// Who must hear about a transition.
@@ -238,6 +222,8 @@ pub enum Effect {
     TellSubmitter,
     /// DM the owner (info added, reopened by the submitter, assigned).
     TellOwner,
+    /// DM whoever owned it before a reassignment.
+    TellPreviousOwner,
     /// Take the on-call off-ramp: the step raised the request into an
     /// on-call severity (a critical submission does the same; the outbox
     /// key is shared, so on-call is paged once per request).
@@ -270,27 +256,14 @@ pub enum Allowed {
     Scheduler,
 }
 
-impl Allowed {
-    pub fn label(self) -> &'static str {
-        match self {
-            Allowed::Anyone => "people",
-            Allowed::Triagers => "triagers",
-            Allowed::TriagersAndOwner => "the owner or a triager",
-            Allowed::SubmitterAndOwner => "the submitter or the owner",
-            Allowed::Submitter => "the submitter",
-            Allowed::Scheduler => "the scheduler",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("already owned by {owner}")]
     AlreadyOwned { owner: String },
-    #[error("cannot {event} a request that is {state}")]
-    NotNow { event: &'static str, state: State },
-    #[error("only {} may {event} it", allowed.label())]
-    Forbidden { event: &'static str, allowed: Allowed },
+    #[error("{} is not possible in {state}", step.as_str())]
+    NotNow { step: StepKind, state: State },
+    #[error("{} is for {allowed:?} only", step.as_str())]
+    Forbidden { step: StepKind, allowed: Allowed },
     #[error("nothing changes")]
     Unchanged,
 }
@@ -308,7 +281,7 @@ fn allowed(rule: Allowed, actor: &Actor, request: &Request) -> bool {
     }
 }
 
-use Effect::{RefreshCard, TellOwner, TellSubmitter, ThreadNote};
+use Effect::{RefreshCard, TellOwner, TellPreviousOwner, TellSubmitter, ThreadNote};
 use State::{Accepted, Closed, Deferred, NeedsInfo, New, Rejected, Resolved, Triaged};
 
 /// The transition table of DESIGN §2: for each event, the states it may
@@ -323,7 +296,11 @@ fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec
             vec![RefreshCard, ThreadNote, TellSubmitter],
         ),
         (Event::Assign { .. }, New) => (Allowed::Triagers, Some(Triaged), tell_both),
-        (Event::Assign { .. }, s) if s.is_open() => (Allowed::Triagers, None, vec![RefreshCard, ThreadNote, TellOwner]),
+        (Event::Assign { .. }, s) if s.is_open() => (
+            Allowed::Triagers,
+            None,
+            vec![RefreshCard, ThreadNote, TellOwner, TellPreviousOwner, TellSubmitter],
+        ),
         (Event::SetSeverity { .. }, s) if s.is_open() => {
             (Allowed::Triagers, None, vec![RefreshCard, ThreadNote, TellSubmitter])
         }
@@ -394,13 +371,13 @@ fn judge(request: &Request, event: &Event, actor: &Actor) -> Result<Judged, Tran
             return Err(TransitionError::AlreadyOwned { owner: owner.clone() });
         }
         return Err(TransitionError::NotNow {
-            event: event.label(),
+            step: event.kind(),
             state: request.state,
         });
     };
     if !allowed(who, actor, request) {
         return Err(TransitionError::Forbidden {
-            event: event.label(),
+            step: event.kind(),
             allowed: who,
         });
     }

@@ -160,7 +160,7 @@ fn a_stranger_is_told_who_may_act() {
     assert_eq!(
         err,
         TransitionError::Forbidden {
-            event: "take",
+            step: StepKind::Take,
             allowed: Allowed::Triagers
         }
     );
@@ -171,7 +171,13 @@ fn a_stranger_is_told_who_may_act() {
         &actor(Role::Submitter),
     )
     .unwrap_err();
-    assert_eq!(err.to_string(), "only the owner or a triager may reject it");
+    assert_eq!(
+        err,
+        TransitionError::Forbidden {
+            step: StepKind::Reject,
+            allowed: Allowed::TriagersAndOwner
+        }
+    );
 }
 
 #[test]

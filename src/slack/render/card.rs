@@ -46,10 +46,7 @@ pub fn intake_message(request: &Request, severities: &Severities) -> Value {
     }
     if request.demand > 0 {
         let others = request.demand;
-        header.push_str(&format!(
-            "\n*+{others} {} need this*",
-            if others == 1 { "other" } else { "others" }
-        ));
+        header.push_str(&format!("\n*{}*", super::demand_words(others)));
     }
     if let (State::Deferred, Some(date)) = (request.state, request.revisit_on) {
         header.push_str(&format!("\n*Revisit on:* {}", date.format("%Y-%m-%d")));

@@ -236,6 +236,14 @@ pub(crate) fn summary_line(request: &Request, severities: &Severities) -> String
     )
 }
 
+/// "+1 other needs this", "+3 others need this".
+pub(crate) fn demand_words(others: i32) -> String {
+    match others {
+        1 => "+1 other needs this".to_string(),
+        n => format!("+{n} others need this"),
+    }
+}
+
 /// A button carrying the request number in its `value`.
 pub(crate) fn button(action: Action, label: &str, number: RequestNumber, style: Option<&str>) -> Value {
     let mut button =
@@ -360,7 +368,14 @@ pub fn help_text(severities: &Severities) -> String {
             severity.sla_in_words()
         ));
     }
-    text.push_str("`/request some words` starts the form with that title.");
+    text.push_str(concat!(
+        "*Commands:*\n",
+        "• `/request` or `/request some words`: the form, the title filled in with your words\n",
+        "• `/request list`: your open requests\n",
+        "• `/request list all`: the whole queue (triagers)\n",
+        "• `/request 42`: request #42 with its history\n",
+        "• `/request help`: this help",
+    ));
     text
 }
 

@@ -52,14 +52,13 @@ pub fn store_unavailable() -> String {
     "Sorry, I cannot reach my database right now. Please try again in a minute.".into()
 }
 
-pub fn form_not_opened(error: &impl std::fmt::Display) -> String {
-    format!(
-        "Sorry, I could not open the request form ({error}). Please run /request again; if it keeps failing, tell the product team in their channel."
-    )
+/// `views.open` failed: what to do, not Slack's error code (that is logged).
+pub fn form_not_opened() -> String {
+    "Sorry, Slack did not open the request form in time. Please run `/request` again; if it keeps failing, tell the product team in their channel.".into()
 }
 
-pub fn step_form_not_opened(error: &impl std::fmt::Display) -> String {
-    format!("Sorry, I could not open the form ({error}). Please click again.")
+pub fn step_form_not_opened() -> String {
+    "Sorry, Slack did not open the form in time. Please click the button again.".into()
 }
 
 pub fn pick_assignee() -> String {

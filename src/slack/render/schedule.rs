@@ -141,7 +141,7 @@ pub fn digest(
     blocks.extend(listing("At risk", &summary.at_risk, due));
     blocks.extend(listing("New", &summary.new_since, |r| r.state.label().to_string()));
     blocks.extend(listing("Most wanted", &summary.most_wanted, |r| {
-        format!("+{} need this", r.demand)
+        super::demand_words(r.demand)
     }));
     blocks.extend(listing("Oldest untriaged", &summary.oldest_untriaged, |r| {
         format!("filed {}", slack_date(r.created_at))

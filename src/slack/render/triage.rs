@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::{button, escape, mrkdwn_section, plain, slack_date, tracker_link};
 use crate::domain::request::{Request, RequestNumber};
 use crate::domain::severity::Severities;
-use crate::domain::triage::{Actor, Event, TransitionError};
+use crate::domain::state::State;
+use crate::domain::triage::{Actor, Allowed, Event, StepKind, TransitionError};
 use crate::slack::action::{Action, Modal, StepForm};
 
 fn text_input(block: &str, label: &str, multiline: bool, optional: bool, hint: Option<&str>) -> Value {
@@ -232,7 +233,7 @@ pub fn submitter_dm(
         ),
         Event::Reject { reason } => (
             format!(
-                "*{subject}* was rejected by {by}. The reason:\n>{}\nIf you disagree, reply here or ask a triager to reopen it.",
+                "*{subject}* was rejected by {by}. The reason:\n>{}\nIf you disagree, ask a triager to reopen it.",
                 words(reason.as_str())
             ),
             None,
@@ -290,18 +291,72 @@ pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str, seve
     dm(owner, text, None)
 }
 
+/// A step as a verb phrase about `object`: "add info to #1".
+pub fn step_phrase(step: StepKind, object: &str) -> String {
+    match step {
+        StepKind::Take => format!("take {object}"),
+        StepKind::Assign => format!("assign {object}"),
+        StepKind::SetSeverity => format!("change the severity of {object}"),
+        StepKind::Escalate => format!("escalate {object}"),
+        StepKind::AskInfo => format!("ask for info on {object}"),
+        StepKind::AddInfo => format!("add info to {object}"),
+        StepKind::Resume => format!("resume {object}"),
+        StepKind::Accept => format!("accept {object}"),
+        StepKind::Defer => format!("defer {object}"),
+        StepKind::Reject => format!("reject {object}"),
+        StepKind::Resolve => format!("resolve {object}"),
+        StepKind::Confirm => format!("confirm the fix of {object}"),
+        StepKind::Reopen => format!("reopen {object}"),
+        StepKind::Revisit => format!("bring back {object}"),
+        StepKind::AutoClose => format!("close {object}"),
+    }
+}
+
+/// A state as the end of "#42 is …".
+pub fn state_phrase(state: State) -> &'static str {
+    match state {
+        State::NeedsInfo => "waiting for information",
+        other => other.label(),
+    }
+}
+
+fn allowed_people(allowed: Allowed) -> &'static str {
+    match allowed {
+        Allowed::Anyone => "people in Slack",
+        Allowed::Triagers => "triagers",
+        Allowed::TriagersAndOwner => "the owner or a triager",
+        Allowed::SubmitterAndOwner => "the submitter or the owner",
+        Allowed::Submitter => "the submitter",
+        Allowed::Scheduler => "intake itself",
+    }
+}
+
+/// The DM to whoever owned a request before it was reassigned.
+pub fn previous_owner_dm(actor: &Actor, after: &Request, previous: &str) -> Value {
+    let subject = format!("{} {}", after.number, escape(after.title.as_str()));
+    let text = format!(
+        "{} reassigned *{subject}* to <@{}>; it is no longer yours.",
+        who(actor),
+        after.owner.as_deref().unwrap_or_default()
+    );
+    dm(previous, text, None)
+}
+
 /// Why a step was refused, for the person who tried it.
 pub fn refusal(request: &Request, error: &TransitionError) -> String {
     let n = request.number;
     match error {
         TransitionError::AlreadyOwned { owner } => format!("{n} is already owned by <@{owner}>."),
-        TransitionError::NotNow { event, state } => {
-            format!(
-                "{n} is {} now, so you cannot {event} it (the message you clicked was out of date).",
-                state.label()
-            )
-        }
-        TransitionError::Forbidden { event, allowed } => format!("Only {} can {event} {n}.", allowed.label()),
+        TransitionError::NotNow { step, state } => format!(
+            "{n} is {} now, so you cannot {} (the message you clicked was out of date).",
+            state_phrase(*state),
+            step_phrase(*step, "it")
+        ),
+        TransitionError::Forbidden { step, allowed } => format!(
+            "Only {} can {}.",
+            allowed_people(*allowed),
+            step_phrase(*step, &n.to_string())
+        ),
         TransitionError::Unchanged => format!("{n} already looks like that; nothing changed."),
     }
 }
