@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::domain::request::Request;
 use crate::domain::severity::{Severities, SeverityKey};
+use crate::domain::state::State;
 
 /// What an escalation emoji does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +44,14 @@ pub enum Ignored {
     NotEscalation,
     /// Rejected or closed: reopen it first.
     Finished,
+    /// Resolved: the submitter says "Still broken", or a triager reopens it.
+    Resolved,
     /// Already at (or above) what the emoji asks for.
     NotHigher,
     /// This person already escalated it to this level.
     AlreadyAtThisLevel,
-    /// This person escalated it too recently.
-    CoolingDown,
+    /// This person escalated it too recently; they may again from `until`.
+    CoolingDown { until: DateTime<Utc> },
     /// This person has used up their escalations of this request.
     LimitReached,
 }
@@ -84,6 +87,9 @@ pub fn decide(
     if !request.state.is_open() {
         return Decision::Ignore(Ignored::Finished);
     }
+    if request.state == State::Resolved {
+        return Decision::Ignore(Ignored::Resolved);
+    }
     let Some(current) = rank(severities, &request.severity) else {
         return Decision::Ignore(Ignored::NotHigher);
     };
@@ -101,8 +107,12 @@ pub fn decide(
     if mine.len() >= policy.per_person_limit {
         return Decision::Ignore(Ignored::LimitReached);
     }
-    if mine.iter().any(|p| now - p.at < policy.cooldown) {
-        return Decision::Ignore(Ignored::CoolingDown);
+    if let Some(latest) = mine.iter().map(|p| p.at).max()
+        && now - latest < policy.cooldown
+    {
+        return Decision::Ignore(Ignored::CoolingDown {
+            until: latest + policy.cooldown,
+        });
     }
     Decision::Escalate { to }
 }
@@ -112,7 +122,6 @@ mod tests {
     use super::*;
     use crate::domain::severity::Severity;
     use crate::domain::sla::{ClockKind, SlaSpan};
-    use crate::domain::state::State;
     use chrono::TimeZone;
 
     fn key(k: &str) -> SeverityKey {
@@ -172,6 +181,8 @@ mod tests {
                     let got = decide_for(sev, state, emoji, &[]);
                     let want = if !state.is_open() {
                         Decision::Ignore(Ignored::Finished)
+                    } else if state == State::Resolved {
+                        Decision::Ignore(Ignored::Resolved)
                     } else {
                         match expected_rank {
                             Some(r) => Decision::Escalate { to: key(sevs[r]) },
@@ -214,7 +225,9 @@ mod tests {
         );
         assert_eq!(
             decide_for("sev2", State::Triaged, "arrow_up", &[past("sev2", 5)]),
-            Decision::Ignore(Ignored::CoolingDown)
+            Decision::Ignore(Ignored::CoolingDown {
+                until: now() + TimeDelta::minutes(55)
+            })
         );
         assert_eq!(
             decide_for("sev3", State::Triaged, "rotating_light", &[past("sev1", 300)]),

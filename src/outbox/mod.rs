@@ -93,15 +93,21 @@ impl DedupeKey {
         Self(format!("req:{}:v{version}:demand", number.0))
     }
 
+    /// The card re-rendered as stored after a refused pick in one of its
+    /// selects (the interaction's trigger id).
+    pub fn card_restore(number: RequestNumber, interaction: &str) -> Self {
+        Self(format!("req:{}:restore:{interaction}", number.0))
+    }
+
     /// An ephemeral explanation for one interaction (its trigger id), so a
     /// retried click explains once.
     pub fn explanation(interaction: &str) -> Self {
         Self(format!("ephemeral:{interaction}"))
     }
 
-    /// The hint that a finished request is not escalated by reactions.
-    pub fn reaction_hint(number: RequestNumber, user: &str, emoji: &str) -> Self {
-        Self::explanation(&format!("react:{}:{user}:{emoji}", number.0))
+    /// Why a reaction (Slack event `event_id`) escalated nothing.
+    pub fn reaction_explanation(event_id: &str) -> Self {
+        Self::explanation(&format!("react:{event_id}"))
     }
 
     /// An SLA reminder (or, at the breach, the breach notice).
@@ -212,10 +218,7 @@ mod tests {
             DedupeKey::breach_escalation(n, SlaKind::Resolution, 1000).as_str(),
             "sla:42:resolution:1000:escalation"
         );
-        assert_eq!(
-            DedupeKey::reaction_hint(n, "U1", "arrow_up").as_str(),
-            "ephemeral:react:42:U1:arrow_up"
-        );
+        assert_eq!(DedupeKey::reaction_explanation("Ev1").as_str(), "ephemeral:react:Ev1");
         assert_eq!(DedupeKey::followup(n, None).as_str(), "followup:42:0");
     }
 }

@@ -167,7 +167,7 @@ pub async fn process_pending(ctx: &Context, now: DateTime<Utc>) -> Result<usize,
     let mut changes = Vec::new();
     for (event_id, payload) in &claimed {
         let span = info_span!("reaction", event_id = %event_id, request = tracing::field::Empty);
-        if let Some(change) = process(ctx, payload, now).instrument(span).await? {
+        if let Some(change) = process(ctx, event_id, payload, now).instrument(span).await? {
             changes.push(change);
         }
     }
@@ -180,12 +180,18 @@ pub async fn process_pending(ctx: &Context, now: DateTime<Utc>) -> Result<usize,
 struct DemandChange {
     request: RequestNumber,
     user: String,
-    emoji: String,
+    /// The reaction as sent, skin tone included.
+    variant: String,
     added: bool,
 }
 
 /// Handles one event: escalates now, or returns the demand change to count.
-async fn process(ctx: &Context, payload: &str, now: DateTime<Utc>) -> Result<Option<DemandChange>, StoreError> {
+async fn process(
+    ctx: &Context,
+    event_id: &str,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DemandChange>, StoreError> {
     let Some(envelope) = ReactionEnvelope::parse(payload) else {
         info!("not a reaction we understand; ignored");
         return Ok(None);
@@ -205,22 +211,35 @@ async fn process(ctx: &Context, payload: &str, now: DateTime<Utc>) -> Result<Opt
         return Ok((reaction.user != request.submitter).then(|| DemandChange {
             request: request.number,
             user: reaction.user.clone(),
-            emoji,
+            variant: reaction.reaction.clone(),
             added: reaction.added(),
         }));
     }
-    escalate(ctx, &request, &reaction.user, &emoji, &message.channel, now).await?;
+    let reacted = Reacted {
+        event_id,
+        user: &reaction.user,
+        emoji: &emoji,
+        channel: &message.channel,
+    };
+    escalate(ctx, &request, &reacted, now).await?;
     Ok(None)
+}
+
+/// Who reacted with which escalation emoji, where.
+struct Reacted<'a> {
+    event_id: &'a str,
+    user: &'a str,
+    emoji: &'a str,
+    channel: &'a str,
 }
 
 async fn escalate(
     ctx: &Context,
     request: &Request,
-    user: &str,
-    emoji: &str,
-    channel: &str,
+    reacted: &Reacted<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let (user, emoji) = (reacted.user, reacted.emoji);
     let past = audit::past_escalations(ctx.store.db(), request.number).await?;
     let settings = &ctx.settings;
     let decision = escalation::decide(
@@ -247,15 +266,18 @@ async fn escalate(
                 StepOutcome::NoSuchRequest => {}
             }
         }
-        Decision::Ignore(Ignored::Finished) => {
+        Decision::Ignore(Ignored::NotEscalation) => {}
+        Decision::Ignore(reason) => {
+            info!(user, emoji, ?reason, "reaction does not escalate");
+            // The person said something; tell them why nothing happened.
             let reply_to = ReplyTo {
-                channel: channel.to_string(),
+                channel: reacted.channel.to_string(),
                 user: user.to_string(),
-                key: DedupeKey::reaction_hint(request.number, user, emoji),
+                key: DedupeKey::reaction_explanation(reacted.event_id),
             };
-            explain(ctx, &reply_to, &replies::finished_not_escalated(request), now).await?;
+            let why = replies::not_escalated(request, &reason, emoji, &settings.policy.severities);
+            explain(ctx, &reply_to, &why, now).await?;
         }
-        Decision::Ignore(reason) => info!(user, emoji, ?reason, "reaction does not escalate"),
     }
     Ok(())
 }
@@ -276,10 +298,10 @@ async fn count_demand(
     let txn = ctx.store.write().await?;
     let mut moved: BTreeMap<RequestNumber, i32> = BTreeMap::new();
     for change in changes {
-        let (number, user, emoji) = (change.request, change.user.as_str(), change.emoji.as_str());
+        let (number, user, emoji) = (change.request, change.user.as_str(), change.variant.as_str());
         let changed = match change.added {
-            true => demand::add_reaction(&txn, number, user, emoji, now).await?,
-            false => demand::remove_reaction(&txn, number, user, emoji).await?,
+            true => demand::add_vote(&txn, number, user, emoji, now).await?,
+            false => demand::remove_vote(&txn, number, user, emoji).await?,
         };
         if changed {
             *moved.entry(number).or_default() += if change.added { 1 } else { -1 };

@@ -165,10 +165,33 @@ pub async fn clicked(ctx: &Context, click: Click) -> Reply {
     };
     match run_step(ctx, number, &event, &actor, Utc::now()).await {
         Ok(StepOutcome::Done(_)) => Reply::Ack,
-        Ok(StepOutcome::Refused(message)) => explained(ctx, &reply_to, &message).await,
+        Ok(StepOutcome::Refused(message)) => {
+            if matches!(action, Action::Assign | Action::SetSeverity)
+                && let Err(e) = restore_card(ctx, number, &click.trigger_id).await
+            {
+                return Reply::Unavailable(format!("could not restore the card: {e}"));
+            }
+            explained(ctx, &reply_to, &message).await
+        }
         Ok(StepOutcome::NoSuchRequest) => explained(ctx, &reply_to, &replies::no_such_request(number)).await,
         Err(e) => Reply::Unavailable(format!("could not record the step: {e}")),
     }
+}
+
+/// A select on the card already shows the refused pick: render the card
+/// again as stored, so it shows the truth.
+async fn restore_card(ctx: &Context, number: RequestNumber, trigger_id: &str) -> Result<(), StoreError> {
+    let Some(request) = requests::find(ctx.store.db(), number).await? else {
+        return Ok(());
+    };
+    let refresh = OutboundMessage::card_update(
+        number,
+        DedupeKey::card_restore(number, trigger_id),
+        render::card_update(&request, &ctx.settings.policy.severities),
+    );
+    crate::store::outbox::enqueue(ctx.store.writer(), refresh, Utc::now()).await?;
+    ctx.outbox.wake();
+    Ok(())
 }
 
 /// The event a click on a control without a form means.

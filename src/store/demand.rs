@@ -1,26 +1,38 @@
 //! "+1" demand: who said they need a request too, and the count on the
-//! request that the card and the digest show.
+//! request that the card and the digest show. People are counted, not
+//! reactions: `+1` and `+1::skin-tone-2` from one person are one vote.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::StoreError;
-use super::entities::request;
+use super::entities::{request, request_reaction};
 use crate::domain::request::RequestNumber;
 
-/// Records who reacted with `emoji` (demand); false if already recorded.
-pub async fn add_reaction(
+/// How many "+1" variants (skin tones) `user` has on a request.
+async fn votes_of(conn: &impl ConnectionTrait, number: RequestNumber, user: &str) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(request_reaction::Entity::find()
+        .filter(request_reaction::Column::RequestId.eq(number.0))
+        .filter(request_reaction::Column::UserId.eq(user))
+        .count(conn)
+        .await?)
+}
+
+/// Records `user`'s "+1" (`variant` is the reaction as sent, skin tone
+/// included); true if that makes them one more person who needs it.
+pub async fn add_vote(
     conn: &impl ConnectionTrait,
     number: RequestNumber,
     user: &str,
-    emoji: &str,
+    variant: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    use super::entities::request_reaction;
+    let counted_before = votes_of(conn, number, user).await? > 0;
     let row = request_reaction::ActiveModel {
         request_id: Set(number.0),
         user_id: Set(user.to_string()),
-        emoji: Set(emoji.to_string()),
+        emoji: Set(variant.to_string()),
         at: Set(now),
     };
     let inserted = request_reaction::Entity::insert(row)
@@ -31,23 +43,23 @@ pub async fn add_reaction(
         ])
         .exec_without_returning(conn)
         .await?;
-    Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+    Ok(!counted_before && matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
 }
 
-pub async fn remove_reaction(
+/// Takes back one of `user`'s "+1" variants; true if they no longer count.
+pub async fn remove_vote(
     conn: &impl ConnectionTrait,
     number: RequestNumber,
     user: &str,
-    emoji: &str,
+    variant: &str,
 ) -> Result<bool, StoreError> {
-    use super::entities::request_reaction;
     let result = request_reaction::Entity::delete_many()
         .filter(request_reaction::Column::RequestId.eq(number.0))
         .filter(request_reaction::Column::UserId.eq(user))
-        .filter(request_reaction::Column::Emoji.eq(emoji))
+        .filter(request_reaction::Column::Emoji.eq(variant))
         .exec(conn)
         .await?;
-    Ok(result.rows_affected > 0)
+    Ok(result.rows_affected > 0 && votes_of(conn, number, user).await? == 0)
 }
 
 /// Moves a request's demand by `delta` (one person more or less) and bumps

@@ -183,3 +183,93 @@ async fn reacting_to_a_closed_request_suggests_reopening() {
     assert_eq!(hint[0].str("user").as_deref(), Some("U0OTHER001"));
     assert!(hint[0].str("text").unwrap().contains("reopen"));
 }
+
+#[tokio::test]
+async fn the_cool_down_stops_one_person_raising_twice_in_a_row_and_says_why() {
+    let (app, slack, _db) = low_request().await;
+    app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev3");
+    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev2")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev3", "cooling down");
+    let told = slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(told[0].str("user").as_deref(), Some("U0OTHER001"));
+    let text = told[0].str("text").unwrap_or_default();
+    assert!(text.contains("escalated #1 a moment ago"), "{text}");
+    assert!(
+        !slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .any(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL)),
+        "on-call is not paged"
+    );
+}
+
+#[tokio::test]
+async fn an_escalation_that_changes_nothing_tells_the_person_why() {
+    let (app, slack, _db) = low_request().await;
+    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev1");
+    // Already the most severe: nothing to raise.
+    app.react("reaction_added", "U0OTHER002", "arrow_up", INTAKE_POST, "Ev2")
+        .await;
+    app.settle_events().await;
+    let told = slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(told[0].str("user").as_deref(), Some("U0OTHER002"));
+    assert!(
+        told[0].str("text").unwrap_or_default().contains("already Critical"),
+        "{:?}",
+        told[0].str("text")
+    );
+}
+
+#[tokio::test]
+async fn a_reaction_on_a_resolved_request_points_to_still_broken_and_pages_no_one() {
+    let (app, slack, _db) = low_request().await;
+    assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
+    assert_eq!(
+        app.step("resolve", 1, TRIAGER, &[("note", "Fixed in 4.2")]).await.body,
+        ""
+    );
+    app.settle().await;
+    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev4");
+    let hint = slack.wait_for("chat.postEphemeral", 1).await;
+    let text = hint[0].str("text").unwrap_or_default();
+    assert!(text.contains("Still broken"), "{text}");
+    assert!(
+        !slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .any(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL)),
+        "on-call is not paged for a resolved request"
+    );
+}
+
+#[tokio::test]
+async fn demand_counts_people_not_skin_tones() {
+    let (app, _slack, _db) = low_request().await;
+    for (kind, emoji, id) in [
+        ("reaction_added", "+1", "Ev1"),
+        ("reaction_added", "+1::skin-tone-2", "Ev2"),
+    ] {
+        app.react(kind, "U0OTHER001", emoji, INTAKE_POST, id).await;
+        app.settle_events().await;
+    }
+    assert_eq!(app.request_no(1).await.demand, 1, "one person, one vote");
+    app.react("reaction_removed", "U0OTHER001", "+1", INTAKE_POST, "Ev3")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.demand, 1, "the other +1 still stands");
+    app.react("reaction_removed", "U0OTHER001", "+1::skin-tone-2", INTAKE_POST, "Ev4")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.demand, 0);
+}

@@ -364,3 +364,34 @@ async fn the_submitter_can_say_a_fix_did_not_work() {
         "the owner is told"
     );
 }
+
+#[tokio::test]
+async fn a_refused_severity_choice_puts_the_card_back() {
+    let (app, slack, _db) = filed().await;
+    assert_eq!(
+        app.click_with("set_severity", 1, STRANGER, Some("sev1")).await.status,
+        200
+    );
+    app.settle().await;
+    slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(app.request_no(1).await.severity.as_str(), "sev2");
+    // The select showed the stranger's pick; the card is re-rendered as stored.
+    let card = last_card(&slack);
+    assert!(card.contains("*Severity:* High"), "{card}");
+    let updates = slack.calls_to("chat.update");
+    let actions = updates.last().unwrap().params["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .cloned()
+        .unwrap();
+    let select = actions["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action_id"] == "set_severity")
+        .cloned()
+        .unwrap();
+    assert_eq!(select["initial_option"]["value"], "sev2");
+}

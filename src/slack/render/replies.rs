@@ -3,8 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::escape;
+use super::{escape, slack_date};
+use crate::domain::escalation::Ignored;
 use crate::domain::request::{Request, RequestNumber};
+use crate::domain::severity::Severities;
 
 /// An ephemeral answer in the response to a command.
 pub fn ephemeral_reply(text: impl Into<String>) -> Value {
@@ -82,11 +84,32 @@ pub fn busy(number: RequestNumber) -> String {
     format!("{number} is changing right now; please try again.")
 }
 
-/// A reaction on a request that is finished.
-pub fn finished_not_escalated(request: &Request) -> String {
-    format!(
-        "{} is {}, so reactions do not escalate it. Ask a triager to reopen it if it needs attention again.",
-        request.number,
-        request.state.label()
-    )
+/// Why an escalation emoji changed nothing, for the person who added it.
+pub fn not_escalated(request: &Request, why: &Ignored, emoji: &str, severities: &Severities) -> String {
+    let n = request.number;
+    let emoji = escape(emoji);
+    match why {
+        Ignored::NotEscalation => format!(":{emoji}: does not escalate requests."),
+        Ignored::Finished => format!(
+            "{n} is {}, so reactions do not escalate it. Ask a triager to reopen it if it needs attention again.",
+            request.state.label()
+        ),
+        Ignored::Resolved => format!(
+            "{n} is resolved, so reactions do not escalate it. If it is still broken, the submitter can say so with *Still broken* in their DM, or a triager can reopen it."
+        ),
+        Ignored::NotHigher => format!(
+            "{n} is already {}, so :{emoji}: cannot raise it.",
+            escape(super::severity_label(request, severities))
+        ),
+        Ignored::AlreadyAtThisLevel => {
+            format!("You already escalated {n} to that level once; someone else can raise it further.")
+        }
+        Ignored::CoolingDown { until } => format!(
+            "You escalated {n} a moment ago; you can escalate it again after {}.",
+            slack_date(*until)
+        ),
+        Ignored::LimitReached => {
+            format!("You have escalated {n} as often as one person can; ask a triager if it needs more attention.")
+        }
+    }
 }
