@@ -1,1 +1,3 @@
 //! Shared pieces of the benchmarks (see `src/bin/` and `benches/`).
+
+pub mod load;

@@ -1,19 +1,29 @@
-//! A fake of Slack's Web API for integration tests: a small hyper server on
-//! 127.0.0.1 (random port) that answers like Slack and records every call.
+//! A fake of Slack's Web API: a small hyper server on 127.0.0.1 (random
+//! port) that answers like Slack. Point the bot's Slack API base at
+//! [`FakeSlack::url`]. One fake, two modes:
 //!
-//! Point the bot's Slack API base at [`FakeSlack::url`]. Parameters are
-//! recorded uniformly whatever the wire form (JSON body, form body or GET
-//! query string) and failures (429, 5xx, `ok:false`) can be injected per
-//! method. Success bodies come from `samples/web-api/` where a
-//! sample exists, patched with what the request asked for.
+//! - [`Recording::On`] ([`FakeSlack::start`]), for tests: every call is
+//!   recorded with its parameters, uniformly whatever the wire form (JSON
+//!   body, form body or GET query string), and can be waited for.
+//! - [`Recording::Off`] ([`FakeSlack::start_fast`]), for the load benchmark:
+//!   no call log, and `views.*` are answered with the sample as is (the
+//!   requested view is not echoed), so an answer costs little.
+//!
+//! In both modes calls are counted per method with atomics
+//! ([`FakeSlack::counts`]), what `chat.postMessage` posted is kept track of
+//! ([`FakeSlack::posts`]: duplicates, intake posts, receipts, the arrival
+//! window), and failures (429, 5xx, `ok:false`) and latency can be injected
+//! per method. Success bodies come from `samples/web-api/` where a sample
+//! exists, patched with what the request asked for.
 //!
 //! A call is recorded when its request arrives, before the answer is sent:
 //! [`FakeSlack::wait_for`] says Slack was called, not that the bot has
 //! already processed the answer.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,6 +39,8 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::INTAKE_CHANNEL;
+
 /// Upper bound on `wait_for*`: a guard against hanging, not a timing assertion.
 const WAIT_BOUND: Duration = Duration::from_secs(20);
 const POLL_EVERY: Duration = Duration::from_millis(20);
@@ -40,6 +52,15 @@ const VIEWS_PUBLISH: &str = include_str!("../samples/web-api/views.publish.ok.js
 const CONVERSATIONS_OPEN: &str = include_str!("../samples/web-api/conversations.open.ok.json");
 const USERS_INFO: &str = include_str!("../samples/web-api/users.info.ok.json");
 const USERGROUPS_USERS_LIST: &str = include_str!("../samples/web-api/usergroups.users.list.ok.json");
+
+/// Whether the fake keeps a log of every call and its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// Every call is recorded: [`FakeSlack::calls`], `calls_to`, `wait_for`, …
+    On,
+    /// No call log (those stay empty); counters and post bookkeeping only.
+    Off,
+}
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -76,29 +97,91 @@ pub enum Failure {
     SlackError(String),
 }
 
+/// Calls per Web API method, failed ones included, in both modes.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub views_open: AtomicU64,
+    pub post_message: AtomicU64,
+    pub update: AtomicU64,
+    pub ephemeral: AtomicU64,
+    pub permalink: AtomicU64,
+    /// Every other method.
+    pub other: AtomicU64,
+}
+
+impl Counts {
+    /// The counter `method` is counted in.
+    pub fn of(&self, method: &str) -> &AtomicU64 {
+        match method {
+            "views.open" => &self.views_open,
+            "chat.postMessage" => &self.post_message,
+            "chat.update" => &self.update,
+            "chat.postEphemeral" => &self.ephemeral,
+            "chat.getPermalink" => &self.permalink,
+            _ => &self.other,
+        }
+    }
+}
+
+/// What the fake has seen of successful `chat.postMessage` calls.
+#[derive(Debug, Default)]
+pub struct Posts {
+    seen: HashSet<(String, String)>,
+    /// Posts whose (channel, text) was posted before (since the last
+    /// [`FakeSlack::reset_window`]).
+    pub duplicates: u64,
+    /// Posts to the intake channel ([`INTAKE_CHANNEL`]; one per new request).
+    pub intake: u64,
+    /// Receipt DMs (`Received #N …`).
+    pub receipts: u64,
+    /// The `ts` handed out for the first post to the intake channel.
+    pub first_intake_ts: Option<String>,
+    /// Posts since the last [`FakeSlack::reset_window`], first and last arrival.
+    pub window_count: u64,
+    pub window_first: Option<Instant>,
+    pub window_last: Option<Instant>,
+}
+
+impl Posts {
+    fn note(&mut self, channel: &str, text: &str, ts: &str) {
+        let now = Instant::now();
+        self.window_count += 1;
+        self.window_first.get_or_insert(now);
+        self.window_last = Some(now);
+        if channel == INTAKE_CHANNEL {
+            self.intake += 1;
+            self.first_intake_ts.get_or_insert_with(|| ts.to_owned());
+        } else if text.starts_with("Received #") {
+            self.receipts += 1;
+        }
+        if !self.seen.insert((channel.to_owned(), text.to_owned())) {
+            self.duplicates += 1;
+        }
+    }
+}
+
 struct Entry {
     call: Call,
     ok: bool,
 }
 
+/// The call log and what to inject; behind one lock.
 #[derive(Default)]
-struct State {
-    log: Vec<Entry>,
+struct Log {
+    entries: Vec<Entry>,
     fail_next: HashMap<String, VecDeque<Failure>>,
     fail_always: HashMap<String, Failure>,
     latency: Duration,
-    /// Source of unique, increasing message timestamps.
-    seq: u64,
 }
 
-impl State {
+impl Log {
     fn take_failure(&mut self, method: &str) -> Option<Failure> {
         let queued = self.fail_next.get_mut(method).and_then(VecDeque::pop_front);
         queued.or_else(|| self.fail_always.get(method).cloned())
     }
 
     fn ok_calls(&self, method: &str) -> Vec<Call> {
-        self.log
+        self.entries
             .iter()
             .filter(|e| e.ok && e.call.method == method)
             .map(|e| e.call.clone())
@@ -106,15 +189,15 @@ impl State {
     }
 
     fn attempts(&self, method: &str) -> usize {
-        self.log.iter().filter(|e| e.call.method == method).count()
+        self.entries.iter().filter(|e| e.call.method == method).count()
     }
 
     fn describe(&self) -> String {
-        if self.log.is_empty() {
+        if self.entries.is_empty() {
             return "  (no calls)".to_owned();
         }
         let lines: Vec<String> = self
-            .log
+            .entries
             .iter()
             .enumerate()
             .map(|(i, e)| {
@@ -127,21 +210,67 @@ impl State {
     }
 }
 
+struct Shared {
+    recording: Recording,
+    log: Mutex<Log>,
+    /// Set once a failure or latency was configured; until then a fast fake
+    /// never takes the log's lock.
+    injecting: AtomicBool,
+    counts: Counts,
+    posts: Mutex<Posts>,
+    /// Source of unique, increasing message timestamps.
+    seq: AtomicU64,
+}
+
+impl Shared {
+    fn log(&self) -> MutexGuard<'_, Log> {
+        lock(&self.log)
+    }
+
+    fn posts(&self) -> MutexGuard<'_, Posts> {
+        lock(&self.posts)
+    }
+}
+
+/// A test that panicked while holding a lock must not hide its own failure
+/// behind a poisoned mutex in every later call.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct FakeSlack {
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     server: JoinHandle<()>,
     addr: SocketAddr,
 }
 
 impl FakeSlack {
+    /// The fake for tests: every call recorded ([`Recording::On`]).
     pub async fn start() -> FakeSlack {
+        FakeSlack::start_with(Recording::On).await
+    }
+
+    /// The fast fake for load: no call log ([`Recording::Off`]).
+    pub async fn start_fast() -> FakeSlack {
+        FakeSlack::start_with(Recording::Off).await
+    }
+
+    /// Binds 127.0.0.1:0 and serves until dropped or [`FakeSlack::stop`]ped.
+    pub async fn start_with(recording: Recording) -> FakeSlack {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("fake Slack: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake Slack: local address");
-        let state = Arc::new(Mutex::new(State::default()));
-        let server = tokio::spawn(serve(listener, Arc::clone(&state)));
-        FakeSlack { state, server, addr }
+        let shared = Arc::new(Shared {
+            recording,
+            log: Mutex::default(),
+            injecting: AtomicBool::new(false),
+            counts: Counts::default(),
+            posts: Mutex::default(),
+            seq: AtomicU64::new(0),
+        });
+        let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        FakeSlack { shared, server, addr }
     }
 
     /// The API base, `http://127.0.0.1:PORT/api` (no trailing slash).
@@ -149,51 +278,79 @@ impl FakeSlack {
         format!("http://{}/api", self.addr)
     }
 
-    /// Every call, successful and failed, in arrival order.
+    /// The API base with a trailing slash, as intake's `slack.api_url` takes it.
+    pub fn api_url(&self) -> String {
+        format!("{}/", self.url())
+    }
+
+    /// Every call, successful and failed, in arrival order (none when not
+    /// recording).
     pub fn calls(&self) -> Vec<Call> {
-        self.lock().log.iter().map(|e| e.call.clone()).collect()
+        self.shared.log().entries.iter().map(|e| e.call.clone()).collect()
     }
 
     /// Calls to `method` that were answered `ok:true`.
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
-        self.lock().ok_calls(method)
+        self.shared.log().ok_calls(method)
     }
 
     /// All attempts at `method`, failed ones included.
     pub fn attempts_to(&self, method: &str) -> usize {
-        self.lock().attempts(method)
+        self.shared.log().attempts(method)
+    }
+
+    /// Calls per method, counted in both modes.
+    pub fn counts(&self) -> &Counts {
+        &self.shared.counts
+    }
+
+    /// What successful `chat.postMessage` calls posted (hold the guard briefly:
+    /// every post waits for it).
+    pub fn posts(&self) -> MutexGuard<'_, Posts> {
+        self.shared.posts()
+    }
+
+    /// Starts a new arrival window for a drain-rate measurement, and a new
+    /// duplicate check (a second database numbers its requests from #1
+    /// again, so its posts would look like the first one's).
+    pub fn reset_window(&self) {
+        let mut posts = self.posts();
+        posts.seen.clear();
+        posts.window_count = 0;
+        posts.window_first = None;
+        posts.window_last = None;
     }
 
     /// The next `times` calls to `method` fail with `failure`, then it
     /// answers normally. Repeated calls queue up behind each other.
     pub fn fail_next(&self, method: &str, failure: Failure, times: usize) {
-        let mut state = self.lock();
-        let queue = state.fail_next.entry(method.to_owned()).or_default();
+        let mut log = self.inject();
+        let queue = log.fail_next.entry(method.to_owned()).or_default();
         queue.extend(std::iter::repeat_n(failure, times));
     }
 
     /// Every call to `method` fails with `failure` until `clear_failures`
     /// (after any queued `fail_next` failures).
     pub fn fail_always(&self, method: &str, failure: Failure) {
-        self.lock().fail_always.insert(method.to_owned(), failure);
+        self.inject().fail_always.insert(method.to_owned(), failure);
     }
 
     pub fn clear_failures(&self) {
-        let mut state = self.lock();
-        state.fail_next.clear();
-        state.fail_always.clear();
+        let mut log = self.shared.log();
+        log.fail_next.clear();
+        log.fail_always.clear();
     }
 
     /// Delay every answer by `latency` (for benchmarks); zero by default.
     pub fn set_latency(&self, latency: Duration) {
-        self.lock().latency = latency;
+        self.inject().latency = latency;
     }
 
     /// Wait until at least `n` ok calls to `method` were recorded and return
     /// them. Panics after 20 s, listing every call seen.
     pub async fn wait_for(&self, method: &str, n: usize) -> Vec<Call> {
         let what = format!("{n} ok call(s) to {method}");
-        self.wait_until(&what, |s| s.ok_calls(method).len() >= n).await;
+        self.wait_until(&what, |log| log.ok_calls(method).len() >= n).await;
         self.calls_to(method)
     }
 
@@ -201,7 +358,7 @@ impl FakeSlack {
     /// every call seen.
     pub async fn wait_for_attempts(&self, method: &str, n: usize) {
         let what = format!("{n} attempt(s) at {method}");
-        self.wait_until(&what, |s| s.attempts(method) >= n).await;
+        self.wait_until(&what, |log| log.attempts(method) >= n).await;
     }
 
     /// Stop the server and drop its open connections.
@@ -209,27 +366,34 @@ impl FakeSlack {
         self.server.abort();
     }
 
-    async fn wait_until(&self, what: &str, done: impl Fn(&State) -> bool) {
+    fn inject(&self) -> MutexGuard<'_, Log> {
+        let log = self.shared.log();
+        self.shared.injecting.store(true, Relaxed);
+        log
+    }
+
+    async fn wait_until(&self, what: &str, done: impl Fn(&Log) -> bool) {
+        assert_eq!(
+            self.shared.recording,
+            Recording::On,
+            "fake Slack: waiting for calls needs Recording::On"
+        );
         let deadline = Instant::now() + WAIT_BOUND;
         loop {
             {
-                let state = self.lock();
-                if done(&state) {
+                let log = self.shared.log();
+                if done(&log) {
                     return;
                 }
                 if Instant::now() >= deadline {
                     panic!(
                         "fake Slack: no {what} within {WAIT_BOUND:?}; calls seen:\n{}",
-                        state.describe()
+                        log.describe()
                     );
                 }
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
     }
 }
 
@@ -239,24 +403,24 @@ impl Drop for FakeSlack {
     }
 }
 
-/// A test that panicked while holding the lock must not hide its own
-/// failure behind a poisoned mutex in every later call.
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Connections live in a `JoinSet` owned by this task, so aborting the task
 /// closes them too.
-async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors, usually: wait rather than spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
+        let _ = stream.set_nodelay(true);
         while connections.try_join_next().is_some() {}
-        let state = Arc::clone(&state);
+        let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&state), req));
+            let service = service_fn(move |req| handle(Arc::clone(&shared), req));
             // A client hanging up mid-request is not the fake's concern.
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -265,40 +429,78 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let path = parts.uri.path();
-    let method = path.strip_prefix("/api/").unwrap_or(path).to_owned();
-    let content_type = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
-    let call = Call {
-        params: params(parts.uri.query(), &content_type, &body),
-        authorization: header(&parts.headers, AUTHORIZATION.as_str()),
-        http_method: parts.method.to_string(),
-        method,
-    };
-
-    let (response, latency) = {
-        let mut state = lock(&state);
-        let (response, ok) = match state.take_failure(&call.method) {
-            Some(failure) => (failure_response(&failure), false),
-            None => {
-                state.seq += 1;
-                let body = answer(&call.method, &call.params, state.seq);
-                let ok = body["ok"] == Value::Bool(true);
-                (json_response(StatusCode::OK, &body), ok)
-            }
-        };
-        state.log.push(Entry { call, ok });
-        (response, state.latency)
-    };
+    let (response, latency) = respond(&shared, &parts, &body);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     Ok(response)
+}
+
+/// Counts, answers (or fails) and records one call; returns the answer and
+/// how long to wait before sending it.
+fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) -> (Response<Full<Bytes>>, Duration) {
+    let path = parts.uri.path();
+    let method = path.strip_prefix("/api/").unwrap_or(path);
+    shared.counts.of(method).fetch_add(1, Relaxed);
+    let recording = shared.recording == Recording::On;
+    // Fast: a view is answered with its sample, the request left unread.
+    let as_is = match method {
+        _ if recording => None,
+        "views.open" => Some(VIEWS_OPEN),
+        "views.update" => Some(VIEWS_UPDATE),
+        "views.publish" => Some(VIEWS_PUBLISH),
+        _ => None,
+    };
+    let params = match as_is {
+        Some(_) => Value::Null,
+        None => {
+            let content_type = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
+            params(parts.uri.query(), &content_type, body)
+        }
+    };
+
+    // Recording takes the failure and logs the call in one critical section.
+    let mut log = (recording || shared.injecting.load(Relaxed)).then(|| shared.log());
+    let failure = log.as_mut().and_then(|log| log.take_failure(method));
+    let latency = log.as_ref().map_or(Duration::ZERO, |log| log.latency);
+    let (response, ok) = match failure {
+        Some(failure) => (failure_response(&failure), false),
+        None => {
+            let seq = shared.seq.fetch_add(1, Relaxed) + 1;
+            match as_is {
+                Some(sample) => (
+                    json_response(StatusCode::OK, Bytes::from_static(sample.as_bytes())),
+                    true,
+                ),
+                None => {
+                    let reply = answer(method, &params, seq);
+                    let ok = reply["ok"] == Value::Bool(true);
+                    if ok && method == "chat.postMessage" {
+                        let param = |key: &str| params.get(key).and_then(Value::as_str).unwrap_or_default();
+                        let ts = reply["ts"].as_str().unwrap_or_default();
+                        shared.posts().note(param("channel"), param("text"), ts);
+                    }
+                    (json_response(StatusCode::OK, Bytes::from(reply.to_string())), ok)
+                }
+            }
+        }
+    };
+    if let Some(log) = log.as_mut().filter(|_| recording) {
+        let call = Call {
+            method: method.to_owned(),
+            params,
+            authorization: header(&parts.headers, AUTHORIZATION.as_str()),
+            http_method: parts.method.to_string(),
+        };
+        log.entries.push(Entry { call, ok });
+    }
+    (response, latency)
 }
 
 fn header(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
@@ -340,8 +542,8 @@ fn params(query: Option<&str>, content_type: &str, body: &[u8]) -> Value {
     Value::Object(params)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let content_type = hyper::header::HeaderValue::from_static(JSON_CONTENT_TYPE);
     response.headers_mut().insert(CONTENT_TYPE, content_type);
@@ -352,16 +554,19 @@ fn failure_response(failure: &Failure) -> Response<Full<Bytes>> {
     match failure {
         Failure::RateLimited { retry_after_secs } => {
             let body = json!({"ok": false, "error": "ratelimited"});
-            let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
+            let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, Bytes::from(body.to_string()));
             response.headers_mut().insert(RETRY_AFTER, (*retry_after_secs).into());
             response
         }
         Failure::Status(code) => {
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = json!({"ok": false, "error": format!("fake_http_{}", status.as_u16())});
-            json_response(status, &body)
+            json_response(status, Bytes::from(body.to_string()))
         }
-        Failure::SlackError(code) => json_response(StatusCode::OK, &json!({"ok": false, "error": code})),
+        Failure::SlackError(code) => {
+            let body = json!({"ok": false, "error": code});
+            json_response(StatusCode::OK, Bytes::from(body.to_string()))
+        }
     }
 }
 
@@ -397,20 +602,20 @@ fn answer(method: &str, p: &Value, seq: u64) -> Value {
         "views.publish" => view_answer(VIEWS_PUBLISH, p, None),
         "views.update" => view_answer(VIEWS_UPDATE, p, p.get("view_id")),
         "conversations.open" => {
-            let mut body = sample(CONVERSATIONS_OPEN);
+            let mut body = parse(CONVERSATIONS_OPEN);
             if let Some(user) = first_user(p.get("users")) {
                 body["channel"]["id"] = Value::String(dm_channel(&user));
             }
             body
         }
         "users.info" => {
-            let mut body = sample(USERS_INFO);
+            let mut body = parse(USERS_INFO);
             if let Some(user) = p.get("user").filter(|u| u.is_string()) {
                 body["user"]["id"] = user.clone();
             }
             body
         }
-        "usergroups.users.list" => sample(USERGROUPS_USERS_LIST),
+        "usergroups.users.list" => parse(USERGROUPS_USERS_LIST),
         "auth.test" => json!({
             "ok": true,
             "url": "https://acme-eng.slack.com/",
@@ -424,7 +629,7 @@ fn answer(method: &str, p: &Value, seq: u64) -> Value {
     }
 }
 
-fn sample(text: &str) -> Value {
+fn parse(text: &str) -> Value {
     serde_json::from_str(text).expect("fake Slack: sample is valid JSON")
 }
 
@@ -443,7 +648,7 @@ fn view_answer(sample_text: &str, p: &Value, view_id: Option<&Value>) -> Value {
         "clear_on_close",
         "notify_on_close",
     ];
-    let mut body = sample(sample_text);
+    let mut body = parse(sample_text);
     // A form-encoded request carries the view as a JSON string.
     let requested = match p.get("view") {
         Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),

@@ -1,8 +1,9 @@
 //! Test kit for intake, shared by the integration tests (`tests/api`) and
 //! the benchmarks (`bench/`):
 //!
-//! - [`FakeSlack`]: a fake of Slack's Web API that records every call;
-//! - [`signing`]: Slack's request signing, byte for byte;
+//! - [`FakeSlack`]: a fake of Slack's Web API, recording every call for
+//!   tests or counting them fast under load ([`Recording`]);
+//! - [`signing`]: Slack's request signing, byte for byte, and its check;
 //! - [`sample`]: Slack's wire formats, as files inside this crate (`samples/`);
 //! - [`spawn_app`] / [`TestApp`]: intake started in-process against the fake
 //!   Slack and a [`TestDb`], driven with signed requests ([`Form`],
@@ -20,7 +21,10 @@ pub mod signing;
 pub use app::{Parts, Response, TestApp, spawn_app, test_config};
 pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
 pub use db::TestDb;
-pub use fake_slack::{Call, Failure, FakeSlack};
+pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};
+/// The service's context without a listener (store migrated, Slack client),
+/// for tools that run its queries directly, like the scale benchmark.
+pub use intake::startup::context;
 pub use samples::{SAMPLES, sample, sample_json};
 
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";

@@ -1,18 +1,29 @@
-//! Signs requests exactly as Slack signs them, so tests can drive the app's
-//! signed endpoints: `v0=` + hex(HMAC-SHA256(signing secret,
-//! `v0:{timestamp}:{raw body}`)).
+//! Slack request signing, both sides, exactly as Slack does it: `v0=` +
+//! hex(HMAC-SHA256(signing secret, `v0:{timestamp}:{raw body}`)). Tests and
+//! the load generator sign requests with it; the benchmark's floor handler
+//! verifies them as any Slack app must.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
+use hyper::HeaderMap;
 use sha2::Sha256;
 
-/// "v0=" + hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))
-pub fn signature(secret: &str, ts: i64, body: &[u8]) -> String {
+pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-slack-signature";
+/// Slack's replay window: requests older (or newer) than this are refused.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+fn mac(secret: &str, ts: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts a key of any length");
     mac.update(format!("v0:{ts}:").as_bytes());
     mac.update(body);
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// "v0=" + hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))
+pub fn signature(secret: &str, ts: i64, body: &[u8]) -> String {
+    format!("v0={}", hex::encode(mac(secret, ts, body).finalize().into_bytes()))
 }
 
 /// Now, in unix seconds, as Slack puts it in `x-slack-request-timestamp`.
@@ -26,9 +37,28 @@ pub fn now_ts() -> i64 {
 /// The two headers Slack sends, for `body`, at `ts`.
 pub fn slack_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, String)> {
     vec![
-        ("x-slack-request-timestamp", ts.to_string()),
-        ("x-slack-signature", signature(secret, ts, body)),
+        (TIMESTAMP_HEADER, ts.to_string()),
+        (SIGNATURE_HEADER, signature(secret, ts, body)),
     ]
+}
+
+/// True when the headers carry a fresh timestamp and a valid signature of
+/// `body` (constant-time comparison).
+pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(ts), Some(signature)) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER)) else {
+        return false;
+    };
+    let Ok(ts) = ts.parse::<i64>() else {
+        return false;
+    };
+    if (now_ts() - ts).abs() > MAX_SKEW_SECS {
+        return false;
+    }
+    let Some(Ok(expected)) = signature.strip_prefix("v0=").map(hex::decode) else {
+        return false;
+    };
+    mac(secret, ts, body).verify_slice(&expected).is_ok()
 }
 
 #[cfg(test)]
@@ -51,5 +81,24 @@ mod tests {
         let headers = slack_headers("secret", 42, b"x");
         assert_eq!(headers[0], ("x-slack-request-timestamp", "42".to_owned()));
         assert_eq!(headers[1], ("x-slack-signature", signature("secret", 42, b"x")));
+    }
+
+    fn header_map(headers: Vec<(&'static str, String)>) -> HeaderMap {
+        headers
+            .into_iter()
+            .map(|(name, value)| (name.parse().expect("name"), value.parse().expect("value")))
+            .collect()
+    }
+
+    #[test]
+    fn verify_accepts_what_it_signed_and_nothing_else() {
+        let now = now_ts();
+        let signed = header_map(slack_headers("secret", now, b"body"));
+        assert!(verify("secret", &signed, b"body"));
+        assert!(!verify("other", &signed, b"body"), "wrong secret");
+        assert!(!verify("secret", &signed, b"bodY"), "changed body");
+        let stale = header_map(slack_headers("secret", now - MAX_SKEW_SECS - 1, b"body"));
+        assert!(!verify("secret", &stale, b"body"), "outside the replay window");
+        assert!(!verify("secret", &HeaderMap::new(), b"body"), "unsigned");
     }
 }

@@ -1,8 +1,8 @@
 //! HTTP load benchmark: intake side by side with a floor, in one run.
 //!
-//! Starts a fast fake Slack Web API in-process, a *floor* handler (hyper +
-//! tokio: verify the Slack signature, one pooled `views.open`, 200) as a
-//! child process, and `target/release/intake serve` as another child on a
+//! Starts the test kit's fake Slack Web API in-process (fast mode: no call
+//! log), a *floor* handler (hyper + tokio: verify the Slack signature, one
+//! pooled `views.open`, 200) as a child process, and `target/release/intake serve` as another child on a
 //! fresh SQLite file against the fake, then drives both with correctly signed requests at concurrency 1,
 //! 16 and 64 and prints a Markdown table: req/s, intake's ratio to the
 //! floor, p50/p99 and errors; plus cold start, idle RSS, and correctness
@@ -13,35 +13,20 @@
 //! directly: `cargo run --release -p intake-bench --bin load -- [--seconds N]`.
 //! Traffic goes to 127.0.0.1 only.
 
-#[path = "../load/bodies.rs"]
-mod bodies;
-#[path = "../load/fake_slack.rs"]
-mod fake_slack;
-#[path = "../load/floor.rs"]
-mod floor;
-#[path = "../load/generator.rs"]
-mod generator;
-#[path = "../load/intake_proc.rs"]
-mod intake_proc;
-#[path = "../load/report.rs"]
-mod report;
-#[path = "../load/server.rs"]
-mod server;
-#[path = "../load/signing.rs"]
-mod signing;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use fake_slack::FakeSlack;
-use generator::{BodyFn, HttpClient, Load, Outcome};
-use intake_proc::Intake;
-use report::Row;
+use intake_bench::load::generator::{self, BodyFn, HttpClient, Load, Outcome};
+use intake_bench::load::intake_proc::Intake;
+use intake_bench::load::report::{self, Row};
+use intake_bench::load::{bodies, floor};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use testkit::FakeSlack;
 
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
-const INTAKE_CHANNEL: &str = "C0INTAKE01";
+const SECRET: &str = testkit::SIGNING_SECRET;
+/// The channel the fake Slack counts intake posts in.
+const INTAKE_CHANNEL: &str = testkit::INTAKE_CHANNEL;
 /// A message ts no request has.
 const UNKNOWN_TS: &str = "1111111111.000001";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -500,7 +485,7 @@ async fn main() {
     }
     let duration = Duration::from_secs(seconds_arg());
     let wanted = wanted();
-    let fake = FakeSlack::start(bodies::sample("web-api/views.open.ok.json"), INTAKE_CHANNEL).await;
+    let fake = FakeSlack::start_fast().await;
     let floor = floor::FloorProcess::start(&fake.api_url());
     let client = generator::http_client();
     let intake = Intake::start(&client, SECRET, &fake.api_url(), INTAKE_CHANNEL, None).await;

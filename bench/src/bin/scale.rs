@@ -241,9 +241,7 @@ async fn main() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let settings = Settings::validate(load_raw(None, &env).expect("config")).expect("valid config");
-    let ctx = intake::startup::context(settings)
-        .await
-        .expect("context (migrations applied)");
+    let ctx = testkit::context(settings).await.expect("context (migrations applied)");
     let db = ctx.store.db();
     // A fixed "now" keeps a kept database's ages meaningful between runs.
     let now = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).single().expect("time");

@@ -1,27 +1,16 @@
-//! Request bodies built from the Slack samples in `../shared/slack-samples`
-//! (read at run time). Per-request bodies are made from templates with
+//! Request bodies built from the test kit's Slack samples (`testkit/samples`,
+//! read at run time). Per-request bodies are made from templates with
 //! placeholders, so building one costs a few string replacements.
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::{sample, sample_json};
 
-use crate::generator::BodyFn;
-
-pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/slack-samples");
+use super::generator::BodyFn;
 
 const EVENT_ID: &str = "EVENTIDPLACEHOLDER";
 const USER: &str = "USERPLACEHOLDER";
 const VIEW_ID: &str = "VIEWIDPLACEHOLDER";
-
-/// A sample file's bytes; panics with the path when it is missing.
-pub fn sample(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{SAMPLES}/{path}"))
-        .unwrap_or_else(|e| panic!("{SAMPLES}/{path}: {e} (shared/ must sit beside the repository)"))
-}
-
-fn sample_json(path: &str) -> Value {
-    serde_json::from_slice(&sample(path)).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
-}
 
 /// The `/request` slash command sample, as Slack sends it: one body, reused.
 pub fn slash_command() -> BodyFn {

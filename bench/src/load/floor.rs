@@ -16,8 +16,10 @@ use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode, Uri};
 
-use crate::generator::{HttpClient, http_client};
-use crate::{server, signing};
+use testkit::signing;
+
+use super::generator::{HttpClient, http_client};
+use super::server;
 
 const VIEW: &str = r#"{"trigger_id":"1337.42.abcdef0123456789","view":{"type":"modal","callback_id":"new_request","title":{"type":"plain_text","text":"New request"},"blocks":[]}}"#;
 

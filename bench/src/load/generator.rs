@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinSet;
 
-use crate::signing;
+use testkit::signing;
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 

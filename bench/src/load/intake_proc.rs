@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
 
-use crate::generator::{HttpClient, send};
+use super::generator::{HttpClient, send};
 
 const READY_POLL: Duration = Duration::from_millis(5);
 const READY_BOUND: Duration = Duration::from_secs(30);

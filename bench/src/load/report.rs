@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::generator::Outcome;
+use super::generator::Outcome;
 
 /// One table row: intake's run and, where there is one, the floor's.
 pub struct Row {

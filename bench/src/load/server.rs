@@ -1,5 +1,5 @@
-//! A minimal hyper 1 HTTP/1.1 server on 127.0.0.1:0, shared by the fake
-//! Slack and the floor handler. It serves until the process ends.
+//! A minimal hyper 1 HTTP/1.1 server on 127.0.0.1:0 for the floor handler.
+//! It serves until the process ends.
 
 use std::convert::Infallible;
 use std::future::Future;
