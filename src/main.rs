@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use intake::cli::{Cli, Command};
 use intake::config::Settings;
+use intake::config::redact_url;
 use intake::context::Context;
-use intake::startup::{App, Parts, redact_url};
+use intake::startup::{App, Parts};
 use intake::store::Store;
 use tracing::info;
 

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::Settings;
+use crate::config::{Settings, redact_url};
 use crate::context::Context;
 use crate::http::HttpState;
 use crate::service::Services;
@@ -176,16 +176,5 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
     tokio::select! {
         _ = graceful.shutdown() => info!("all connections closed"),
         _ = tokio::time::sleep(grace) => warn!(grace_secs = grace.as_secs(), "connections still open after the grace period; closing"),
-    }
-}
-
-/// A database URL without its password, for error messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
     }
 }

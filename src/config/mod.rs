@@ -135,6 +135,25 @@ fn wall_duration(key: &str, value: &str, calendar: &BusinessCalendar) -> Result<
 
 pub use crate::domain::escalation::{EscalationPolicy, EscalationRule};
 
+/// A database URL without its password, for logs, errors and `check-config`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Who may look a request up (`privacy.request_visibility`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Everyone,
+    /// Its submitter, owner, "+1" people and triagers.
+    Involved,
+}
+
 /// The outbox dispatcher's timings.
 #[derive(Debug, Clone)]
 pub struct OutboxSettings {
@@ -184,6 +203,7 @@ pub struct Settings {
     pub digest_schedule: cron::Schedule,
     pub sla_sweep_schedule: cron::Schedule,
     pub outbox: OutboxSettings,
+    pub request_visibility: Visibility,
     pub json_logs: bool,
     pub log_level: String,
     /// The layers as read, for `check-config` only.
@@ -271,6 +291,16 @@ impl Settings {
                 ));
             }
         };
+        let request_visibility = match raw.privacy.request_visibility.as_str() {
+            "everyone" => Visibility::Everyone,
+            "involved" => Visibility::Involved,
+            other => {
+                return Err(invalid(
+                    "privacy.request_visibility",
+                    format!("{other:?} must be \"everyone\" or \"involved\""),
+                ));
+            }
+        };
         let triagers = raw
             .triage
             .triagers
@@ -340,15 +370,19 @@ impl Settings {
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
             outbox,
+            request_visibility,
             json_logs,
             log_level: raw.log.level.clone(),
             file: raw,
         })
     }
 
-    /// The effective configuration as TOML; secrets show as "(redacted)".
+    /// The effective configuration as TOML; secrets show as "(redacted)",
+    /// and the database URL without its password.
     pub fn redacted_toml(&self) -> String {
-        toml::to_string_pretty(&self.file).unwrap_or_else(|e| format!("# could not render: {e}\n"))
+        let mut shown = self.file.clone();
+        shown.database.url = redact_url(&shown.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
 
     pub fn bot_token(&self) -> &str {

@@ -63,7 +63,7 @@ pub async fn command(services: &Services, command: SlashCommand) -> Reply {
         CommandIntent::Queue => show::queue(ctx, &command.user).await,
         CommandIntent::Status(number) => {
             Span::current().record("request", number.0);
-            show::status(ctx, number).await
+            show::status(ctx, number, &command.user).await
         }
         CommandIntent::OpenForm { title } => {
             open_form::request_form(

@@ -1,11 +1,12 @@
 //! `/request help`, `/request list`, `/request list all`, `/request 42`:
 //! read-only answers, ephemeral, built from the store.
 
+use crate::config::Visibility;
 use crate::context::Context;
-use crate::domain::request::RequestNumber;
+use crate::domain::request::{Request, RequestNumber};
 use crate::slack::Reply;
 use crate::slack::render::{self, lists, replies};
-use crate::store::{StoreError, audit, requests};
+use crate::store::{StoreError, audit, demand, requests};
 
 /// The queue shows this many, then "+".
 const QUEUE_LIMIT: u64 = 40;
@@ -42,15 +43,31 @@ pub async fn queue(ctx: &Context, user: &str) -> Reply {
     }
 }
 
-/// One request with its history.
-pub async fn status(ctx: &Context, number: RequestNumber) -> Reply {
+/// One request with its history, for `user` (see `privacy.request_visibility`).
+pub async fn status(ctx: &Context, number: RequestNumber, user: &str) -> Reply {
     let db = ctx.store.db();
-    match requests::find(db, number).await {
-        Ok(Some(request)) => match audit::history(db, number).await {
-            Ok(history) => ephemeral(lists::status(&request, &history)),
-            Err(e) => unavailable(e),
-        },
-        Ok(None) => ephemeral(replies::no_such_request(number)),
+    let request = match requests::find(db, number).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return ephemeral(replies::no_such_request(number)),
+        Err(e) => return unavailable(e),
+    };
+    if !may_see(ctx, &request, user).await {
+        return ephemeral(replies::not_involved(number));
+    }
+    match audit::history(db, number).await {
+        Ok(history) => ephemeral(lists::status(&request, &history)),
         Err(e) => unavailable(e),
     }
+}
+
+/// Everyone may see every request, unless visibility is "involved".
+async fn may_see(ctx: &Context, request: &Request, user: &str) -> bool {
+    if ctx.settings.request_visibility == Visibility::Everyone
+        || request.submitter == user
+        || request.owner.as_deref() == Some(user)
+    {
+        return true;
+    }
+    let voted = demand::has_vote(ctx.store.db(), request.number, user).await;
+    voted.unwrap_or(false) || ctx.triagers.contains(user).await
 }

@@ -19,6 +19,11 @@ async fn votes_of(conn: &impl ConnectionTrait, number: RequestNumber, user: &str
         .await?)
 }
 
+/// Has `user` said they need this request too?
+pub async fn has_vote(conn: &impl ConnectionTrait, number: RequestNumber, user: &str) -> Result<bool, StoreError> {
+    Ok(votes_of(conn, number, user).await? > 0)
+}
+
 /// Records `user`'s "+1" (`variant` is the reaction as sent, skin tone
 /// included); true if that makes them one more person who needs it.
 pub async fn add_vote(

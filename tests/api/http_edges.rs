@@ -169,3 +169,33 @@ async fn health_readiness_and_metrics_answer() {
         metrics.body
     );
 }
+
+#[tokio::test]
+async fn readyz_says_not_ready_without_leaking_the_database_error() {
+    let (app, _slack, _db) = spawn_app().await;
+    assert_eq!(app.request("GET", "/readyz", &[], vec![]).await.status, 200);
+    app.context().store.clone().close().await;
+    let response = app.request("GET", "/readyz", &[], vec![]).await;
+    assert_eq!(response.status, 503);
+    assert_eq!(response.body, "not ready: the database does not answer\n");
+}
+
+#[test]
+fn check_config_redacts_the_database_password() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+        .arg("check-config")
+        .env("SLACK_BOT_TOKEN", "xoxb-secret-token")
+        .env("SLACK_SIGNING_SECRET", "signing-secret-value")
+        .env(
+            "INTAKE__DATABASE__URL",
+            "postgres://intake:hunter2pw@db.internal:5432/intake",
+        )
+        .output()
+        .expect("intake runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(printed.contains("db.internal"), "{printed}");
+    for secret in ["hunter2pw", "xoxb-secret-token", "signing-secret-value"] {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+}

@@ -148,3 +148,35 @@ async fn reassigning_tells_the_previous_owner_and_the_submitter() {
     let submitter = dms_to(&slack, SUBMITTER)[before_submitter..].join("\n");
     assert!(submitter.contains("<@U0ASSIGN01>"), "{submitter}");
 }
+
+#[tokio::test]
+async fn with_involved_visibility_only_the_people_involved_see_a_request() {
+    let slack = FakeSlack::start().await;
+    let db = TestDb::new().await;
+    let mut config = test_config(&db, &slack);
+    config.privacy.request_visibility = "involved".into();
+    let app = TestApp::start(
+        config,
+        Parts {
+            dispatcher: true,
+            scheduler: false,
+        },
+    )
+    .await;
+    assert_eq!(app.submit(&Form::default()).await.status, 200);
+    slack.wait_for("chat.postMessage", 2).await;
+    let stranger = app.command_as("1", STRANGER).await.json();
+    let text = stranger["text"].as_str().unwrap_or_default();
+    assert!(text.contains("#1 is not one of them"), "{text}");
+    assert!(!text.contains("Invoices render blank"), "{text}");
+    for insider in [SUBMITTER, TRIAGER] {
+        let seen = app.command_as("1", insider).await.json();
+        assert!(
+            seen["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Invoices render blank"),
+            "{seen}"
+        );
+    }
+}

@@ -46,6 +46,13 @@ pub fn no_such_request(number: RequestNumber) -> String {
     format!("There is no request {number}.")
 }
 
+/// `/request N` for someone not involved, under `request_visibility = "involved"`.
+pub fn not_involved(number: RequestNumber) -> String {
+    format!(
+        "Requests here are visible to the people involved: you can look up requests you filed, own or said you need (+1). {number} is not one of them; ask a triager."
+    )
+}
+
 pub fn queue_is_for_triagers() -> String {
     "Only triagers see the whole queue. `/request list` shows your own requests.".into()
 }
