@@ -273,3 +273,35 @@ async fn a_burst_of_submissions_files_each_once() {
         assert_eq!(about, 2, "{title}: one intake post and one receipt");
     }
 }
+
+#[tokio::test]
+async fn a_long_slash_command_text_lands_in_the_description_instead_of_being_cut() {
+    let (app, slack, _db) = spawn_app().await;
+    let words = "checkout times out for customers paying with saved cards ".repeat(4)
+        + "and the retry button then charges them twice, which support sees daily";
+    assert!(words.chars().count() > 150);
+    assert_eq!(app.slash_command(&words).await.status, 200);
+    let opened = slack.wait_for("views.open", 1).await;
+    let blocks = opened[0].params["view"]["blocks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let initial = |block: &str| {
+        blocks
+            .iter()
+            .find(|b| b["block_id"] == block)
+            .and_then(|b| b["element"]["initial_value"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let title = initial("title");
+    assert!(
+        title.chars().count() <= 150 && title.starts_with("checkout times out"),
+        "{title}"
+    );
+    let description = initial("description");
+    assert!(
+        description.contains("charges them twice, which support sees daily"),
+        "{description}"
+    );
+}

@@ -5,46 +5,52 @@
 //! allocation cost (BENCHMARKS.md), and all but two strings of it never
 //! change. So [`RequestForm`] renders `views.open`'s body once with
 //! placeholders and, per use, splices in the JSON-encoded trigger id,
-//! pre-filled title and private metadata.
+//! pre-filled title (and description, for words too long for a title) and
+//! private metadata.
 
 use serde_json::json;
 
-use super::request_modal;
+use super::{prefill, request_modal_with};
 use crate::domain::severity::Severities;
 
 const TRIGGER: &str = "<intake:slot:trigger>";
 const TITLE: &str = "<intake:slot:title>";
+const DESCRIPTION: &str = "<intake:slot:description>";
 const METADATA: &str = "<intake:slot:metadata>";
 
 /// `views.open` bodies for the `/request` modal.
 pub struct RequestForm {
+    with_both: JsonTemplate,
     with_title: JsonTemplate,
     without_title: JsonTemplate,
 }
 
 impl RequestForm {
     pub fn new(severities: &Severities, default_severity: &str, areas: &[String]) -> Self {
-        let body = |title: &str| {
-            let mut view = request_modal(severities, default_severity, areas, title, "");
+        let body = |title: &str, description: &str| {
+            let mut view = request_modal_with(severities, default_severity, areas, (title, description), "");
             view["private_metadata"] = json!(METADATA);
-            json!({"trigger_id": TRIGGER, "view": view}).to_string()
+            let body = json!({"trigger_id": TRIGGER, "view": view}).to_string();
+            JsonTemplate::new(&body, &[TRIGGER, TITLE, DESCRIPTION, METADATA])
         };
         Self {
-            with_title: JsonTemplate::new(&body(TITLE), &[TRIGGER, TITLE, METADATA]),
-            without_title: JsonTemplate::new(&body(""), &[TRIGGER, TITLE, METADATA]),
+            with_both: body(TITLE, DESCRIPTION),
+            with_title: body(TITLE, ""),
+            without_title: body("", ""),
         }
     }
 
     /// The body of `views.open` for this trigger, the same as rendering
     /// [`request_modal`] with `title` and `source_channel`.
     pub fn open_body(&self, trigger_id: &str, title: &str, source_channel: &str) -> String {
-        let prefill = super::title_prefill(title);
+        let (title, description) = prefill(title);
         let metadata = super::form_metadata(source_channel);
-        let template = match prefill.is_empty() {
-            true => &self.without_title,
-            false => &self.with_title,
+        let template = match (title.is_empty(), description.is_empty()) {
+            (true, _) => &self.without_title,
+            (false, true) => &self.with_title,
+            (false, false) => &self.with_both,
         };
-        template.fill(&[trigger_id, &prefill, &metadata])
+        template.fill(&[trigger_id, &title, &description, &metadata])
     }
 }
 
@@ -113,7 +119,7 @@ mod tests {
         let severities = Severities::new(vec![sev("sev1"), sev("sev2")]).unwrap();
         let form = RequestForm::new(&severities, "sev2", areas);
         let spliced: Value = serde_json::from_str(&form.open_body(trigger, title, channel)).expect("valid JSON");
-        let built = json!({"trigger_id": trigger, "view": request_modal(&severities, "sev2", areas, title, channel)});
+        let built = json!({"trigger_id": trigger, "view": super::super::request_modal(&severities, "sev2", areas, title, channel)});
         (spliced, built)
     }
 
@@ -127,6 +133,8 @@ mod tests {
             "quotes \" and \\ backslashes, <!channel>, <intake:slot:title>",
             "ünïcödé ✓ and a newline\nhere",
             &"x".repeat(500),
+            &"several words that go on ".repeat(12),
+            "a first line\nand a second one",
         ] {
             let (spliced, built) = rendered("1337.42.abcdef", title, "C0123ABC", &areas);
             assert_eq!(spliced, built, "title {title:?}");

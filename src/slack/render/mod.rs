@@ -136,12 +136,31 @@ pub fn block_id(field: Field) -> &'static str {
     }
 }
 
-/// The /request modal (`callback_id` `new_request`).
+/// The /request modal (`callback_id` `new_request`), pre-filled from the
+/// words typed after `/request` (see [`prefill`]).
 pub fn request_modal(
     severities: &Severities,
     default_severity: &str,
     areas: &[String],
-    title: &str,
+    words: &str,
+    source_channel: &str,
+) -> Value {
+    let (title, description) = prefill(words);
+    request_modal_with(
+        severities,
+        default_severity,
+        areas,
+        (&title, &description),
+        source_channel,
+    )
+}
+
+/// The /request modal with this title and description filled in.
+pub(crate) fn request_modal_with(
+    severities: &Severities,
+    default_severity: &str,
+    areas: &[String],
+    (title, description): (&str, &str),
     source_channel: &str,
 ) -> Value {
     let options: Vec<Value> = severities.iter().map(severity_option).collect();
@@ -157,9 +176,15 @@ pub fn request_modal(
         "type": "plain_text_input", "action_id": "title_input", "max_length": TITLE_MAX,
         "placeholder": plain("One line summary"),
     });
-    let prefill = title_prefill(title);
-    if !prefill.is_empty() {
-        title_input["initial_value"] = json!(prefill);
+    if !title.is_empty() {
+        title_input["initial_value"] = json!(title);
+    }
+    let mut description_input = json!({
+        "type": "plain_text_input", "action_id": "description_input", "multiline": true,
+        "max_length": DESCRIPTION_MAX, "placeholder": plain("What happened? What did you expect?"),
+    });
+    if !description.is_empty() {
+        description_input["initial_value"] = json!(description);
     }
     let area_element = if areas.is_empty() {
         json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
@@ -186,9 +211,7 @@ pub fn request_modal(
             {"type": "input", "block_id": "type", "label": plain("Type"),
              "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
             {"type": "input", "block_id": "title", "label": plain("Title"), "element": title_input},
-            {"type": "input", "block_id": "description", "label": plain("Description"),
-             "element": {"type": "plain_text_input", "action_id": "description_input", "multiline": true,
-                         "max_length": DESCRIPTION_MAX, "placeholder": plain("What happened? What did you expect?")}},
+            {"type": "input", "block_id": "description", "label": plain("Description"), "element": description_input},
             {"type": "input", "block_id": "severity", "label": plain("Severity"), "element": severity_select},
             {"type": "input", "block_id": "area", "label": plain("Area"), "optional": true, "element": area_element},
             {"type": "input", "block_id": "link", "label": plain("Link"), "optional": true,
@@ -198,10 +221,25 @@ pub fn request_modal(
     })
 }
 
-/// What `/request <words>` pre-fills as the title: trimmed, at most the
-/// title's length.
-fn title_prefill(title: &str) -> String {
-    title.trim().chars().take(TITLE_MAX).collect()
+/// What `/request <words>` pre-fills: the title, and when the words are
+/// longer than a title may be, the description too. The title is cut at a
+/// word and ends with "…"; the description gets all the words, so nothing
+/// typed is lost.
+pub(crate) fn prefill(words: &str) -> (String, String) {
+    let words = words.trim();
+    if words.chars().count() <= TITLE_MAX && !words.contains('\n') {
+        return (words.to_string(), String::new());
+    }
+    let first_line = words.lines().next().unwrap_or_default();
+    let mut title: String = first_line.chars().take(TITLE_MAX - 1).collect();
+    if title.chars().count() < first_line.chars().count()
+        && let Some(space) = title.rfind(' ')
+    {
+        title.truncate(space);
+    }
+    let title = format!("{}…", title.trim_end());
+    let description = words.chars().take(DESCRIPTION_MAX).collect();
+    (title, description)
 }
 
 /// The form's `private_metadata`: where `/request` was typed.
