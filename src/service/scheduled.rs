@@ -147,10 +147,12 @@ fn reminder_messages(
 async fn followups(ctx: &Context, at: DateTime<Utc>, dry_run: bool, report: &mut JobReport) -> Result<(), StoreError> {
     let db = ctx.store.db();
     for request in due::followups(db, at, BATCH).await? {
+        let resolved_at = request.resolved_at.unwrap_or(at);
+        let (_, closes_at) = schedule::after_resolution(resolved_at, &ctx.settings.policy);
         let message = post(
             &request,
             DedupeKey::followup(request.number, request.resolved_at),
-            words::followup(&request),
+            words::followup(&request, closes_at.max(at)),
         );
         report.message(&message);
         if dry_run {

@@ -154,6 +154,11 @@ async fn resolved_requests_are_followed_up_then_closed() {
     let followup = slack.calls_to("chat.postMessage").last().cloned().unwrap();
     assert_eq!(followup.str("channel").as_deref(), Some(SUBMITTER));
     assert!(shown(&followup).contains("confirm") && shown(&followup).contains("reopen"));
+    assert!(
+        shown(&followup).contains("it closes on its own on <!date^"),
+        "the follow-up says when: {}",
+        shown(&followup)
+    );
     assert!(jobs(&app, t0 + Duration::days(6)).await.is_empty(), "asked once");
     assert_eq!(app.request_no(1).await.state.as_str(), "resolved");
 

@@ -59,12 +59,14 @@ pub fn reminder(
     )
 }
 
-/// The follow-up DM to a submitter who has not confirmed a fix.
-pub fn followup(request: &Request) -> Value {
+/// The follow-up DM to a submitter who has not confirmed a fix; it says
+/// when the request closes on its own.
+pub fn followup(request: &Request, closes_at: DateTime<Utc>) -> Value {
     let text = format!(
-        "Is *{} {}* fixed for you? It was resolved a while ago; if we do not hear back it will be closed.",
+        "Is *{} {}* fixed for you? It was resolved a while ago; if we do not hear back, it closes on its own on {}.",
         request.number,
-        escape(request.title.as_str())
+        escape(request.title.as_str()),
+        slack_date(closes_at)
     );
     json!({
         "channel": request.submitter,
