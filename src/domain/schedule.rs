@@ -54,6 +54,13 @@ pub fn schedule_for(request: &Request, policy: &Policy, now: DateTime<Utc>) -> S
     }
 }
 
+/// Deferred requests come back at the start of a working day, when someone
+/// is there to pick them up, not at midnight or on a Sunday: revisits run
+/// only in working hours.
+pub fn revisits_run_at(at: DateTime<Utc>, policy: &Policy) -> bool {
+    policy.calendar.is_working_time(at)
+}
+
 /// A day to answer the follow-up, at least, before closing on one's own.
 const ANSWER_TIME: TimeDelta = TimeDelta::days(1);
 

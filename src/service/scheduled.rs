@@ -180,10 +180,11 @@ async fn scheduled_steps(
         .await?
         .into_iter()
         .map(|r| (r, Event::AutoClose));
-    let revisits = due::revisits(db, today, BATCH)
-        .await?
-        .into_iter()
-        .map(|r| (r, Event::Revisit));
+    let revisits = match schedule::revisits_run_at(at, &ctx.settings.policy) {
+        true => due::revisits(db, today, BATCH).await?,
+        false => Vec::new(),
+    };
+    let revisits = revisits.into_iter().map(|r| (r, Event::Revisit));
     for (request, event) in closes.chain(revisits).collect::<Vec<_>>() {
         if dry_run {
             report.lines.push(format!(

@@ -173,30 +173,40 @@ async fn resolved_requests_are_followed_up_then_closed() {
 }
 
 #[tokio::test]
-async fn deferred_requests_come_back_on_their_revisit_date() {
+async fn deferred_requests_come_back_at_the_start_of_the_working_day_and_everyone_is_told() {
     let (app, slack, _db) = spawn_app().await;
-    let t0 = filed(&app, &slack, "sev3", 2).await;
+    filed(&app, &slack, "sev3", 2).await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
-    let revisit = (t0 + Duration::days(3)).date_naive();
+    // A Sunday: the revisit waits for Monday's working hours (09:00 UTC).
     let reply = app
         .step(
             "defer",
             1,
             TRIAGER,
-            &[("revisit", &revisit.to_string()), ("reason", "After the freeze")],
+            &[("revisit", "2027-01-10"), ("reason", "After the freeze")],
         )
         .await;
     assert_eq!(reply.body, "");
     app.settle().await;
-    assert!(jobs(&app, t0 + Duration::days(1)).await.is_empty());
-    let lines = jobs(&app, t0 + Duration::days(4)).await;
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    for quiet in ["2027-01-09T12:00:00Z", "2027-01-10T00:30:00Z", "2027-01-11T08:00:00Z"] {
+        let lines = jobs(&app, at(quiet)).await;
+        assert!(!lines.iter().any(|l| l.contains("#1 is now")), "{quiet}: {lines:?}");
+    }
+    let lines = jobs(&app, at("2027-01-11T09:05:00Z")).await;
     assert!(lines.iter().any(|l| l.contains("#1 is now triaged")), "{lines:?}");
     app.settle().await;
     assert_eq!(app.request_no(1).await.state.as_str(), "triaged");
-    assert!(
-        keys(&slack).iter().any(|m| m.contains("revisit date")),
-        "the thread and owner are told"
-    );
+    let told = |who: &str| {
+        slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .filter(|c| c.str("channel").as_deref() == Some(who))
+            .map(shown)
+            .any(|m| m.contains("revisit date"))
+    };
+    assert!(told(TRIAGER), "the owner is told");
+    assert!(told(SUBMITTER), "the submitter is told");
 }
 
 /// The first weekday 09:00 UTC after `t` (the default digest schedule), so

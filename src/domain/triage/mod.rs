@@ -347,11 +347,7 @@ fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec
             vec![RefreshCard, ThreadNote, TellOwner],
         ),
         (Event::Reopen, Rejected | Closed) => (Allowed::Triagers, Some(Triaged), tell_both),
-        (Event::Revisit, Deferred) => (
-            Allowed::Scheduler,
-            Some(Triaged),
-            vec![RefreshCard, ThreadNote, TellOwner],
-        ),
+        (Event::Revisit, Deferred) => (Allowed::Scheduler, Some(Triaged), tell_both),
         (Event::AutoClose, Resolved) => (
             Allowed::Scheduler,
             Some(Closed),

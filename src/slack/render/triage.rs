@@ -259,7 +259,14 @@ pub fn submitter_dm(
             ),
             None,
         ),
-        Event::AddInfo { .. } | Event::Revisit => (format!("*{subject}* is now {}.", after.state.label()), None),
+        Event::Revisit => (
+            format!(
+                "*{subject}* reached its revisit date and is back in the triage queue with <@{}>.",
+                after.owner.as_deref().unwrap_or_default()
+            ),
+            None,
+        ),
+        Event::AddInfo { .. } => (format!("*{subject}* is now {}.", after.state.label()), None),
     };
     dm(&after.submitter, text, extra)
 }
