@@ -73,6 +73,7 @@ fn request(n: i64, state: State) -> Request {
         sla_paused_at: None,
         resolved_at: None,
         reminder_stage: 0,
+        sla_cycle: 0,
         demand: 2,
         intake_message: None,
     }

@@ -10,6 +10,7 @@ mod m20261125_000002_triage_fields;
 mod m20261125_000003_scheduler_fields;
 mod m20261125_000004_reactions;
 mod m20261125_000005_digest_indexes;
+mod m20261202_000006_sla_cycle;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_scheduler_fields::Migration),
             Box::new(m20261125_000004_reactions::Migration),
             Box::new(m20261125_000005_digest_indexes::Migration),
+            Box::new(m20261202_000006_sla_cycle::Migration),
         ]
     }
 }

@@ -265,6 +265,9 @@ pub struct Request {
     /// The most urgent reminder threshold already sent for the running SLA
     /// (0: none yet); reset whenever a different SLA starts running.
     pub reminder_stage: i32,
+    /// How many times the SLA started over (a new severity, a reopen): a new
+    /// cycle's reminders are new messages.
+    pub sla_cycle: i32,
     /// Distinct people who said they need this too (the "+1" emoji).
     pub demand: i32,
     /// The card in the intake channel, once posted.
@@ -298,6 +301,7 @@ impl Request {
             sla_paused_at: None,
             resolved_at: None,
             reminder_stage: 0,
+            sla_cycle: 0,
             demand: 0,
             intake_message: None,
         }

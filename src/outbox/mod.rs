@@ -110,14 +110,23 @@ impl DedupeKey {
         Self::explanation(&format!("react:{event_id}"))
     }
 
-    /// An SLA reminder (or, at the breach, the breach notice).
-    pub fn reminder(number: RequestNumber, kind: SlaKind, threshold: Permille) -> Self {
-        Self(format!("sla:{}:{}:{threshold}", number.0, kind.as_str()))
+    /// An SLA reminder (or, at the breach, the breach notice) of the
+    /// request's SLA `cycle` (the first cycle's keys carry no suffix, as
+    /// before cycles were counted).
+    pub fn reminder(number: RequestNumber, kind: SlaKind, threshold: Permille, cycle: i32) -> Self {
+        let base = format!("sla:{}:{}:{threshold}", number.0, kind.as_str());
+        match cycle {
+            0 => Self(base),
+            n => Self(format!("{base}:c{n}")),
+        }
     }
 
     /// The copy of a breach notice in the escalation channel.
-    pub fn breach_escalation(number: RequestNumber, kind: SlaKind, threshold: Permille) -> Self {
-        Self(format!("{}:escalation", Self::reminder(number, kind, threshold).0))
+    pub fn breach_escalation(number: RequestNumber, kind: SlaKind, threshold: Permille, cycle: i32) -> Self {
+        Self(format!(
+            "{}:escalation",
+            Self::reminder(number, kind, threshold, cycle).0
+        ))
     }
 
     /// The follow-up DM after the resolution made at `resolved_at`.
@@ -215,8 +224,12 @@ mod tests {
         assert_eq!(DedupeKey::step(n, 3, StepMessage::Card).as_str(), "req:42:v3:card");
         assert_eq!(DedupeKey::step(n, 3, StepMessage::Oncall).as_str(), "req:42:oncall");
         assert_eq!(
-            DedupeKey::breach_escalation(n, SlaKind::Resolution, 1000).as_str(),
+            DedupeKey::breach_escalation(n, SlaKind::Resolution, 1000, 0).as_str(),
             "sla:42:resolution:1000:escalation"
+        );
+        assert_eq!(
+            DedupeKey::reminder(n, SlaKind::Response, 500, 2).as_str(),
+            "sla:42:response:500:c2"
         );
         assert_eq!(DedupeKey::reaction_explanation("Ev1").as_str(), "ephemeral:react:Ev1");
         assert_eq!(DedupeKey::followup(n, None).as_str(), "followup:42:0");

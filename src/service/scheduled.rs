@@ -123,13 +123,15 @@ fn reminder_messages(
     at: DateTime<Utc>,
 ) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let key = DedupeKey::reminder(request.number, kind, threshold);
+    let severities = &settings.policy.severities;
+    let key = DedupeKey::reminder(request.number, kind, threshold, request.sla_cycle);
     let due_at = schedule::due(kind, &request.deadlines);
     let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.policy.calendar);
     if threshold < BREACH {
         let payload = match &request.owner {
-            Some(owner) => render::plain_post(owner, &text),
-            None => render::thread_reply(&text, false),
+            Some(owner) => words::reminder_post(owner, &text, request, severities),
+            // Nobody owns it: the whole channel sees the reminder.
+            None => render::thread_reply(&text, true),
         };
         return vec![post(request, key, payload)];
     }
@@ -137,8 +139,8 @@ fn reminder_messages(
     if let Some(channel) = &settings.escalation_channel {
         messages.push(post(
             request,
-            DedupeKey::breach_escalation(request.number, kind, threshold),
-            render::plain_post(channel.as_str(), &text),
+            DedupeKey::breach_escalation(request.number, kind, threshold, request.sla_cycle),
+            words::reminder_post(channel.as_str(), &text, request, severities),
         ));
     }
     messages

@@ -37,6 +37,7 @@ pub mod request {
         pub oncall_channel: Option<String>,
         pub oncall_ts: Option<String>,
         pub demand: i32,
+        pub sla_cycle: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

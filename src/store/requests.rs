@@ -191,6 +191,7 @@ pub async fn apply_change(
         .col_expr(request::Column::ResolvedAt, after.resolved_at.into())
         .col_expr(request::Column::SlaPausedAt, after.sla_paused_at.into())
         .col_expr(request::Column::SlaStage, after.reminder_stage.into())
+        .col_expr(request::Column::SlaCycle, after.sla_cycle.into())
         .col_expr(request::Column::NextReminderAt, change.schedule.next_reminder_at.into())
         .col_expr(request::Column::FollowupAt, change.schedule.followup_at.into())
         .col_expr(request::Column::AutoCloseAt, change.schedule.auto_close_at.into())
@@ -311,6 +312,7 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         sla_paused_at: row.sla_paused_at,
         resolved_at: row.resolved_at,
         reminder_stage: row.sla_stage,
+        sla_cycle: row.sla_cycle,
         demand: row.demand,
         intake_message,
     })

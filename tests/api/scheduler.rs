@@ -53,6 +53,10 @@ async fn reminders_go_out_once_each_and_the_breach_is_announced() {
         Some("1732528810.000201"),
         "unowned: in the intake thread"
     );
+    assert_eq!(
+        reminder.params["reply_broadcast"], true,
+        "unowned: the channel sees it, since nobody owns it"
+    );
     assert!(
         shown(&reminder).contains("response SLA due in 1"),
         "{}",
@@ -77,6 +81,34 @@ async fn reminders_go_out_once_each_and_the_breach_is_announced() {
 }
 
 #[tokio::test]
+async fn a_reprioritised_request_gets_its_reminders_again() {
+    let (app, slack, _db) = spawn_app().await;
+    let t0 = filed(&app, &slack, "sev1", 3).await;
+    let reminders = || {
+        slack
+            .calls_to("chat.postMessage")
+            .iter()
+            .filter(|c| shown(c).contains("response SLA due in"))
+            .count()
+    };
+    let first = jobs(&app, t0 + Duration::minutes(16)).await;
+    assert!(first.iter().any(|l| l.contains("sla:1:response:500")), "{first:?}");
+    app.settle().await;
+    assert_eq!(reminders(), 1);
+    for severity in ["sev2", "sev1"] {
+        assert_eq!(
+            app.click_with("set_severity", 1, TRIAGER, Some(severity)).await.status,
+            200
+        );
+    }
+    app.settle().await;
+    // A new SLA cycle: its 50 % reminder is not silenced by the first one's.
+    let again = jobs(&app, t0 + Duration::minutes(17)).await;
+    app.settle().await;
+    assert_eq!(reminders(), 2, "{again:?}");
+}
+
+#[tokio::test]
 async fn a_request_found_past_several_thresholds_gets_only_the_most_urgent() {
     let (app, slack, _db) = spawn_app().await;
     let t0 = filed(&app, &slack, "sev1", 3).await;
@@ -97,6 +129,17 @@ async fn owners_get_their_resolution_reminders_by_dm() {
     assert!(
         lines[0].contains("sla:1:resolution:500") && lines[0].contains(TRIAGER),
         "{lines:?}"
+    );
+    app.settle().await;
+    let dm = slack.calls_to("chat.postMessage").last().cloned().unwrap();
+    let blocks = dm.params["blocks"].to_string();
+    assert!(
+        blocks.contains("View #1 in the intake channel"),
+        "a link to the request: {blocks}"
+    );
+    assert!(
+        blocks.contains("\"action_id\":\"resolve\""),
+        "the request's buttons: {blocks}"
     );
     app.settle().await;
     let dm = slack.calls_to("chat.postMessage").last().cloned().unwrap();

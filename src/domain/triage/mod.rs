@@ -439,6 +439,7 @@ pub fn transition(
         after.severity = judged.severity;
         // A new SLA: its reminders start over.
         after.reminder_stage = 0;
+        after.sla_cycle += 1;
         if new.oncall && !old.oncall {
             effects.push(Effect::PageOncall);
         }
@@ -456,6 +457,10 @@ pub fn transition(
     }
     if reminders::running_sla(request.state) != reminders::running_sla(after.state) {
         after.reminder_stage = 0;
+    }
+    if matches!(event, Event::Reopen) {
+        // Back to work after it was finished: its SLA reminders count again.
+        after.sla_cycle += 1;
     }
     if after.state == State::Resolved && request.state != State::Resolved {
         after.resolved_at = Some(now);

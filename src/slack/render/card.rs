@@ -76,7 +76,7 @@ pub fn tracker_link(tracker: &Tracker) -> String {
 }
 
 /// The actions block (`block_id` `req:<n>`): only what the state allows.
-fn controls(request: &Request, severities: &Severities) -> Value {
+pub(crate) fn controls(request: &Request, severities: &Severities) -> Value {
     let n = request.number;
     let elements: Vec<Value> = card_steps(request.state)
         .iter()

@@ -59,6 +59,21 @@ pub fn reminder(
     )
 }
 
+/// A reminder or breach notice outside the card's thread (the owner's DM,
+/// the escalation channel): with a link to the card and its controls, so
+/// whoever reads it can act there and then.
+pub fn reminder_post(channel: &str, text: &str, request: &Request, severities: &Severities) -> Value {
+    json!({
+        "channel": channel,
+        "text": text,
+        "blocks": [
+            mrkdwn_section(format!("{text}\n{}", super::INTAKE_LINK)),
+            super::card::controls(request, severities),
+        ],
+        "unfurl_links": false,
+    })
+}
+
 /// The follow-up DM to a submitter who has not confirmed a fix; it says
 /// when the request closes on its own.
 pub fn followup(request: &Request, closes_at: DateTime<Utc>) -> Value {
