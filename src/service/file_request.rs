@@ -33,6 +33,10 @@ pub async fn submitted(ctx: &Context, filer: &Filer, submission: RequestSubmissi
         Ok(new) => new,
         Err(errors) => return Reply::Json(render::field_errors(&errors)),
     };
+    let unshowable = render::too_long_to_show(&new);
+    if !unshowable.0.is_empty() {
+        return Reply::Json(render::field_errors(&unshowable));
+    }
     let origin = Origin {
         view_id: submission.view_id,
         source_channel: submission.source_channel,

@@ -235,6 +235,11 @@ pub async fn step_submitted(ctx: &Context, submission: StepSubmission) -> Reply 
         Ok(parsed) => parsed,
         Err((block, e)) => return Reply::Json(replies::field_error(block, e.0)),
     };
+    if let Event::Accept { tracker, .. } = &event
+        && let Err(too_long) = render::tracker_fits(tracker)
+    {
+        return Reply::Json(replies::field_error(first_block, too_long));
+    }
     let actor = actor(ctx, &user).await;
     let number = RequestNumber(metadata.request);
     match run_step(ctx, number, &event, &actor, Utc::now()).await {

@@ -305,3 +305,40 @@ async fn a_long_slash_command_text_lands_in_the_description_instead_of_being_cut
         "{description}"
     );
 }
+
+#[tokio::test]
+async fn a_link_that_would_not_fit_once_escaped_is_a_field_error_not_a_dead_card() {
+    let (app, slack, _db) = spawn_app().await;
+    let link = format!("https://x.io/?{}", "&".repeat(986));
+    let reply = app
+        .submit(&Form {
+            link: Some(link),
+            ..Form::default()
+        })
+        .await
+        .json();
+    assert_eq!(reply["response_action"], "errors", "{reply}");
+    assert!(
+        reply["errors"]["link"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too long"),
+        "{reply}"
+    );
+    let description = "Q&A <beta> ".repeat(270);
+    let reply = app
+        .submit(&Form {
+            description: Some(description),
+            ..Form::default()
+        })
+        .await
+        .json();
+    assert!(
+        reply["errors"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too long"),
+        "{reply}"
+    );
+    assert_eq!(slack.calls_to("chat.postMessage").len(), 0, "nothing was filed");
+}

@@ -395,3 +395,28 @@ async fn a_refused_severity_choice_puts_the_card_back() {
         .unwrap();
     assert_eq!(select["initial_option"]["value"], "sev2");
 }
+
+#[tokio::test]
+async fn a_tracker_link_that_would_not_fit_once_escaped_is_a_field_error() {
+    let (app, slack, _db) = filed().await;
+    assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
+    let tracker = format!("https://tracker.example.com/?{}", "&".repeat(900));
+    let reply = app.step("accept", 1, TRIAGER, &[("tracker", &tracker)]).await.json();
+    assert!(
+        reply["errors"]["tracker"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too long"),
+        "{reply}"
+    );
+    app.settle().await;
+    assert_eq!(app.request_no(1).await.state.as_str(), "triaged");
+    assert_eq!(
+        slack
+            .calls_to("chat.update")
+            .iter()
+            .filter(|c| shown(c).contains("Tracked in"))
+            .count(),
+        0
+    );
+}

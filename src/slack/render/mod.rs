@@ -13,8 +13,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::domain::request::{DESCRIPTION_MAX, Field, FieldErrors, Request, RequestKind, RequestNumber, TITLE_MAX};
+use crate::domain::request::{
+    DESCRIPTION_MAX, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, TITLE_MAX,
+};
 use crate::domain::severity::{Severities, Severity};
+use crate::domain::text::Tracker;
 use crate::slack::action::{Action, Modal};
 
 /// Slack's limit for a section's text.
@@ -245,6 +248,60 @@ pub(crate) fn prefill(words: &str) -> (String, String) {
 /// The form's `private_metadata`: where `/request` was typed.
 fn form_metadata(source_channel: &str) -> String {
     json!({"channel_id": source_channel}).to_string()
+}
+
+/// How long `text` is once escaped for mrkdwn (`&` is five characters,
+/// `<` and `>` four): what Slack counts against its limits.
+pub fn escaped_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '&' => 5,
+            '<' | '>' => 4,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The longest a link may be once escaped: the card shows it in a context
+/// element (3,000 characters) and the status reply beside other lines.
+pub const LINK_SHOWN_MAX: usize = 1000;
+/// A tracker link is shown inside the card's header section with the other
+/// fields, and in DMs.
+pub const TRACKER_SHOWN_MAX: usize = 1000;
+
+/// The problems a valid submission would still cause when shown in Slack:
+/// text that fits the form but not, once escaped, Slack's blocks. Too long
+/// is a field error in the modal, never a message Slack refuses later.
+pub fn too_long_to_show(new: &NewRequest) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    let too_long = |what: &str, len: usize, max: usize| {
+        format!("The {what} is too long once its &, < and > are counted ({len} of {max} characters).")
+    };
+    let description = escaped_len(&new.description);
+    if description > SECTION_TEXT_MAX {
+        errors.0.push((
+            Field::Description,
+            too_long("description", description, SECTION_TEXT_MAX),
+        ));
+    }
+    if let Some(link) = &new.link {
+        let len = link_target(link.as_str()).chars().count();
+        if len > LINK_SHOWN_MAX {
+            errors.0.push((Field::Link, too_long("link", len, LINK_SHOWN_MAX)));
+        }
+    }
+    errors
+}
+
+/// A tracker reference that fits wherever it is shown, or what to say.
+pub fn tracker_fits(tracker: &Tracker) -> Result<(), String> {
+    let len = tracker_link(tracker).chars().count();
+    match len > TRACKER_SHOWN_MAX {
+        true => Err(format!(
+            "The tracker link is too long once its &, < and > are counted ({len} of {TRACKER_SHOWN_MAX} characters)."
+        )),
+        false => Ok(()),
+    }
 }
 
 /// `{"response_action":"errors","errors":{block_id: message}}`
