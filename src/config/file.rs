@@ -39,6 +39,7 @@ pub struct RawConfig {
     pub followup: RawFollowup,
     pub escalation: RawEscalation,
     pub schedule: RawSchedule,
+    pub digest: RawDigest,
     pub outbox: RawOutbox,
     pub log: RawLog,
 }
@@ -137,6 +138,11 @@ pub struct RawEscalation {
 pub struct RawSchedule {
     pub digest: String,
     pub sla_sweep: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawDigest {
+    pub post_when_empty: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

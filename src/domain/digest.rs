@@ -41,6 +41,14 @@ pub struct DigestSummary {
     pub response_attainment: (u64, u64),
 }
 
+impl DigestSummary {
+    /// Nothing filed, resolved or closed since the last digest and nothing
+    /// open: a digest would say nothing.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.new_since.total == 0 && self.resolved_since == 0 && self.closed_since == 0
+    }
+}
+
 /// The deadline a listed request is measured against: the response SLA's
 /// while it is new, the resolution SLA's while it is worked on (and, when
 /// no SLA runs, the resolution deadline).

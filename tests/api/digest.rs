@@ -1,10 +1,11 @@
 //! The daily digest's figures against known data: requests filed and
 //! stepped through Slack, then their timestamps moved with sea-orm, and the
-//! digest rendered at a fixed instant. Every section is checked.
+//! digest rendered at a fixed instant. Every section is checked, and empty
+//! digests are skipped unless `digest.post_when_empty` is set.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use intake::outbox::DedupeKey;
-use intake::service::scheduled::digest_message;
+use intake::service::scheduled::{digest_message, run_due};
 use intake::store::entities::{request, request_event};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use serde_json::Value;
@@ -307,6 +308,88 @@ async fn breached_and_at_risk_show_the_running_deadline_in_its_order() {
     assert!(
         lines[1].contains("#4 Export fails") && lines[1].contains(&date(at + Duration::hours(3))),
         "{at_risk}"
+    );
+}
+
+/// A daily digest at 09:00 UTC, and the first such morning after now.
+async fn daily(post_when_empty: Option<bool>) -> (TestApp, FakeSlack, TestDb, DateTime<Utc>) {
+    let slack = FakeSlack::start().await;
+    let db = TestDb::new().await;
+    let mut config = test_config(&db, &slack);
+    config.schedule.digest = "0 0 9 * * *".into();
+    if let Some(post) = post_when_empty {
+        set_post_when_empty(&mut config, post);
+    }
+    let parts = Parts {
+        dispatcher: true,
+        scheduler: false,
+    };
+    let app = TestApp::start(config, parts).await;
+    let today = Utc::now().date_naive().and_hms_opt(9, 0, 30).unwrap();
+    let mut morning = Utc.from_utc_datetime(&today);
+    if morning <= Utc::now() {
+        morning += Duration::days(1);
+    }
+    (app, slack, db, morning)
+}
+
+fn set_post_when_empty(config: &mut intake::config::RawConfig, post: bool) {
+    config.digest.post_when_empty = post;
+}
+
+fn digest_lines(lines: &[String]) -> Vec<&String> {
+    lines.iter().filter(|l| l.contains("digest")).collect()
+}
+
+#[tokio::test]
+async fn an_empty_digest_is_skipped_and_the_day_stays_skipped() {
+    let (app, slack, _db, morning) = daily(None).await;
+    // A fresh install: nothing at all to report.
+    let dry = run_due(app.context(), morning, true).await.unwrap().lines;
+    assert_eq!(digest_lines(&dry), ["digest skipped: nothing to report"], "{dry:?}");
+    let lines = app.run_jobs(morning).await;
+    assert_eq!(digest_lines(&lines), ["digest skipped: nothing to report"]);
+    app.settle().await;
+    assert!(slack.calls_to("chat.postMessage").is_empty(), "nothing is posted");
+
+    // Something is filed later that morning: today's digest stays skipped …
+    let number = file(&app, "Checkout spins", "sev3").await;
+    set(&app, number, |m| m.created_at = Set(morning + Duration::hours(1))).await;
+    let later = morning + Duration::hours(2);
+    let dry = run_due(app.context(), later, true).await.unwrap().lines;
+    assert!(digest_lines(&dry).is_empty(), "{dry:?}");
+    assert!(digest_lines(&app.run_jobs(later).await).is_empty());
+    // … and tomorrow's reports it.
+    let lines = app.run_jobs(morning + Duration::days(1)).await;
+    let digests = digest_lines(&lines);
+    assert_eq!(digests.len(), 1, "{lines:?}");
+    assert!(
+        digests[0].contains("[digest:") && digests[0].contains("1 new"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_digest_is_posted_when_configured() {
+    let (app, slack, _db, morning) = daily(Some(true)).await;
+    let lines = app.run_jobs(morning).await;
+    assert_eq!(digest_lines(&lines).len(), 1, "{lines:?}");
+    app.settle().await;
+    let posted = slack.calls_to("chat.postMessage");
+    assert_eq!(posted.len(), 1);
+    assert!(shown(&posted[0]).contains("Nothing open"), "{}", shown(&posted[0]));
+}
+
+#[tokio::test]
+async fn a_digest_with_only_open_requests_is_posted() {
+    let (app, _slack, _db, morning) = daily(None).await;
+    let number = file(&app, "Checkout spins", "sev3").await;
+    set(&app, number, |m| m.created_at = Set(morning - Duration::days(3))).await;
+    let lines = app.run_jobs(morning).await;
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("[digest:")).count(),
+        1,
+        "open requests are worth a digest: {lines:?}"
     );
 }
 
