@@ -40,6 +40,7 @@ pub struct RawConfig {
     pub escalation: RawEscalation,
     pub schedule: RawSchedule,
     pub privacy: RawPrivacy,
+    pub digest: RawDigest,
     pub outbox: RawOutbox,
     pub log: RawLog,
 }
@@ -143,6 +144,11 @@ pub struct RawSchedule {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RawPrivacy {
     pub request_visibility: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RawDigest {
+    pub post_when_empty: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -201,6 +201,8 @@ pub struct Settings {
     /// The "+1" emoji's base name, without colons.
     pub plus_one: String,
     pub digest_schedule: cron::Schedule,
+    /// Post the scheduled digest even when it has nothing to report.
+    pub digest_post_when_empty: bool,
     pub sla_sweep_schedule: cron::Schedule,
     pub outbox: OutboxSettings,
     pub request_visibility: Visibility,
@@ -368,6 +370,7 @@ impl Settings {
             escalation,
             plus_one: raw.escalation.plus_one.trim().trim_matches(':').to_string(),
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
+            digest_post_when_empty: raw.digest.post_when_empty,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
             outbox,
             request_visibility,

@@ -14,6 +14,7 @@ use tracing::info;
 
 use super::triage_step::{StepOutcome, run_step};
 use crate::context::Context;
+use crate::domain::digest::DigestSummary;
 use crate::domain::reminders::{self, BREACH, SlaKind};
 use crate::domain::request::Request;
 use crate::domain::schedule;
@@ -226,6 +227,9 @@ pub fn digest_window(schedule: &cron::Schedule, tz: Tz, at: DateTime<Utc>) -> Op
     Some((previous, latest))
 }
 
+/// The digest of the latest scheduled occurrence, once. A day with nothing
+/// to report is skipped (and recorded as done) unless
+/// `digest.post_when_empty` is set.
 async fn daily_digest(
     ctx: &Context,
     at: DateTime<Utc>,
@@ -240,7 +244,16 @@ async fn daily_digest(
     if outbox::exists(ctx.store.db(), &key).await? {
         return Ok(());
     }
-    let message = digest_message(ctx, key, since, at).await?;
+    let (summary, message) = digest_summary_and_message(ctx, key, since, at).await?;
+    if summary.is_empty() && !ctx.settings.digest_post_when_empty {
+        // Nothing to report: the day is recorded as done, so nothing is
+        // posted for it later (a request filed at noon waits for tomorrow).
+        report.lines.push("digest skipped: nothing to report".into());
+        if !dry_run {
+            outbox::skip(ctx.store.writer(), message, at).await?;
+        }
+        return Ok(());
+    }
     report.message(&message);
     if !dry_run {
         outbox::enqueue(ctx.store.writer(), message, at).await?;
@@ -255,6 +268,15 @@ pub async fn digest_message(
     since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<OutboundMessage, StoreError> {
+    Ok(digest_summary_and_message(ctx, key, since, at).await?.1)
+}
+
+async fn digest_summary_and_message(
+    ctx: &Context,
+    key: DedupeKey,
+    since: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(DigestSummary, OutboundMessage), StoreError> {
     let summary = digest::gather(ctx.store.db(), since, at).await?;
     let settings = &ctx.settings;
     let payload = words::digest(
@@ -264,7 +286,7 @@ pub async fn digest_message(
         since,
         at,
     );
-    Ok(OutboundMessage::post(None, key, payload))
+    Ok((summary, OutboundMessage::post(None, key, payload)))
 }
 
 /// `intake digest`: the digest since the last scheduled one, now.

@@ -2,13 +2,15 @@
 //! computed by the database, lists are capped, and only the last 30 days are
 //! read for the process figures.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::domain::digest::{DigestSummary, Listing};
+use crate::domain::digest::{DigestSummary, Listing, running_deadline};
 use crate::domain::state::State;
 use crate::store::StoreError;
 use crate::store::entities::{request, request_event};
@@ -18,6 +20,10 @@ use crate::store::requests::to_domain;
 pub const LISTED: u64 = 8;
 
 const FINISHED: [&str; 2] = ["rejected", "closed"];
+/// States in which the resolution SLA runs.
+const WORKING: [&str; 2] = ["triaged", "accepted"];
+/// Open, not resolved, and the resolution clock running.
+const UNRESOLVED: [&str; 3] = ["new", "triaged", "accepted"];
 
 async fn listing(
     conn: &impl ConnectionTrait,
@@ -60,19 +66,8 @@ pub async fn gather(
         .into_tuple()
         .all(conn)
         .await?;
-    // Past the first reminder but not breached (the breach notice is stage
-    // 1000). The stage is reset when no SLA runs, so it implies an active
-    // state; filtering on the stage alone lets the planner use its index.
-    let at_risk = Condition::all()
-        .add(request::Column::SlaStage.gt(0))
-        .add(request::Column::SlaStage.lt(1000));
     let month_ago = at - TimeDelta::days(30);
-    let resolved_recently = request::Entity::find().filter(request::Column::ResolvedAt.gte(month_ago));
-    let met = resolved_recently
-        .clone()
-        .filter(Expr::col(request::Column::ResolvedAt).lte(Expr::col(request::Column::ResolutionDueAt)))
-        .count(conn)
-        .await?;
+    let (median_time_to_triage, response_attainment) = triage_figures(conn, month_ago, at).await?;
     Ok(DigestSummary {
         open,
         new_since: listing(
@@ -81,7 +76,7 @@ pub async fn gather(
             request::Column::Id,
         )
         .await?,
-        at_risk: listing(conn, at_risk, request::Column::ResolutionDueAt).await?,
+        at_risk: at_risk_listing(conn).await?,
         breached: breached_listing(conn, at).await?,
         oldest_untriaged: listing(
             conn,
@@ -107,39 +102,108 @@ pub async fn gather(
             .filter(request::Column::UpdatedAt.gt(since))
             .count(conn)
             .await?,
-        median_time_to_triage: median_time_to_triage(conn, month_ago).await?,
-        sla_attainment: (met, resolved_recently.count(conn).await?),
+        median_time_to_triage,
+        resolution_attainment: resolution_attainment(conn, month_ago, at).await?,
+        response_attainment,
     })
 }
 
-/// Breached requests: untriaged past the response SLA, or being worked on
-/// past the resolution SLA. Two indexed queries (state + due column) merged,
-/// rather than one OR that would sort every breached request.
-async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
+/// Listed by the deadline that runs: untriaged requests by their response
+/// deadline, those being worked on by their resolution deadline. Two
+/// indexed queries (state + due column), each capped, merged here, rather
+/// than one query sorting by a computed deadline.
+async fn by_running_deadline(
+    conn: &impl ConnectionTrait,
+    untriaged: Condition,
+    working: Condition,
+) -> Result<Listing, StoreError> {
     let untriaged = Condition::all()
-        .add(request::Column::State.eq("new"))
-        .add(request::Column::ResponseDueAt.lt(at));
-    let working = Condition::all()
-        .add(request::Column::State.is_in(["triaged", "accepted"]))
-        .add(request::Column::ResolutionDueAt.lt(at));
+        .add(request::Column::State.eq(State::New.as_str()))
+        .add(untriaged);
+    let working = Condition::all().add(request::Column::State.is_in(WORKING)).add(working);
     let mut first = listing(conn, untriaged, request::Column::ResponseDueAt).await?;
     let second = listing(conn, working, request::Column::ResolutionDueAt).await?;
     first.total += second.total;
     first.shown.extend(second.shown);
-    first.shown.sort_by_key(|r| r.deadlines.resolution_due);
+    first.shown.sort_by_key(running_deadline);
     first.shown.truncate(LISTED as usize);
     Ok(first)
 }
 
-/// Median time from filing to the first triage step, over requests whose
-/// first step happened in the last 30 days: one join, read as pairs.
-async fn median_time_to_triage(
+/// Breached requests: untriaged past the response SLA, or being worked on
+/// past the resolution SLA, longest overdue first.
+async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
+    by_running_deadline(
+        conn,
+        Condition::all().add(request::Column::ResponseDueAt.lt(at)),
+        Condition::all().add(request::Column::ResolutionDueAt.lt(at)),
+    )
+    .await
+}
+
+/// At risk: past the first reminder of the running SLA but not breached
+/// (the breach notice is stage 1000), soonest deadline first. The stage is
+/// reset when no SLA runs, and few requests are at risk at once.
+async fn at_risk_listing(conn: &impl ConnectionTrait) -> Result<Listing, StoreError> {
+    let at_risk = || {
+        Condition::all()
+            .add(request::Column::SlaStage.gt(0))
+            .add(request::Column::SlaStage.lt(1000))
+    };
+    by_running_deadline(conn, at_risk(), at_risk()).await
+}
+
+/// (met, counted) for the resolution SLA: requests resolved since
+/// `month_ago` (met when resolved by the deadline), and the open requests
+/// whose resolution clock runs (new, triaged, accepted) already past their
+/// resolution deadline (missed). A paused request's deadline moves when its
+/// clock resumes, so it is judged then. Three counts through the
+/// `resolved_at` and `(state, resolution_due_at)` indexes.
+async fn resolution_attainment(
     conn: &impl ConnectionTrait,
-    since: DateTime<Utc>,
-) -> Result<Option<TimeDelta>, StoreError> {
+    month_ago: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(u64, u64), StoreError> {
+    let resolved = request::Entity::find().filter(request::Column::ResolvedAt.gte(month_ago));
+    let met = resolved
+        .clone()
+        .filter(Expr::col(request::Column::ResolvedAt).lte(Expr::col(request::Column::ResolutionDueAt)))
+        .count(conn)
+        .await?;
+    let resolved = resolved.count(conn).await?;
+    let overdue = request::Entity::find()
+        .filter(request::Column::State.is_in(UNRESOLVED))
+        .filter(request::Column::ResolutionDueAt.lt(at))
+        .count(conn)
+        .await?;
+    Ok((met, resolved + overdue))
+}
+
+/// The triage figures over the last 30 days, from one join read as rows:
+/// each request's first step out of `new` since `month_ago` (through the
+/// `(from_state, at)` index), with when it was filed and its response
+/// deadline.
+///
+/// - Median time to triage: from filing to that first step (a take, an
+///   assignment, a question, a rejection; a severity change while new is
+///   not one), once per request; with an even count, the mean of the
+///   middle two.
+/// - Response SLA (met, counted), over requests filed since `month_ago`:
+///   met when the first step came at or before the response deadline,
+///   missed when later, or when the request is still new past the deadline
+///   (one more indexed count). Still new and not yet due: not counted.
+async fn triage_figures(
+    conn: &impl ConnectionTrait,
+    month_ago: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(Option<TimeDelta>, (u64, u64)), StoreError> {
     use sea_orm::sea_query::{Alias, Query};
     let (events, requests) = (Alias::new("request_events"), Alias::new("requests"));
     let query = Query::select()
+        .expr_as(
+            Expr::col((events.clone(), request_event::Column::RequestId)),
+            Alias::new("request"),
+        )
         .expr_as(
             Expr::col((events.clone(), request_event::Column::At)),
             Alias::new("stepped"),
@@ -148,26 +212,61 @@ async fn median_time_to_triage(
             Expr::col((requests.clone(), request::Column::CreatedAt)),
             Alias::new("filed"),
         )
+        .expr_as(
+            Expr::col((requests.clone(), request::Column::ResponseDueAt)),
+            Alias::new("due"),
+        )
         .from(events.clone())
         .inner_join(
             requests.clone(),
             Expr::col((requests, request::Column::Id)).equals((events.clone(), request_event::Column::RequestId)),
         )
         .and_where(Expr::col((events.clone(), request_event::Column::FromState)).eq(State::New.as_str()))
-        .and_where(Expr::col((events, request_event::Column::At)).gte(since))
+        .and_where(Expr::col((events.clone(), request_event::Column::ToState)).ne(State::New.as_str()))
+        .and_where(Expr::col((events, request_event::Column::At)).gte(month_ago))
         .to_owned();
-    let rows = conn.query_all(&query).await?;
-    let mut waits: Vec<TimeDelta> = rows
-        .iter()
-        .filter_map(|row| {
-            let stepped: DateTime<Utc> = row.try_get("", "stepped").ok()?;
-            let filed: DateTime<Utc> = row.try_get("", "filed").ok()?;
-            Some(stepped - filed)
-        })
-        .collect();
-    if waits.is_empty() {
-        return Ok(None);
+    // `new` is never entered again, so a request has one step out of it;
+    // should it have more, the earliest counts.
+    let mut first_steps: HashMap<i64, FirstStep> = HashMap::new();
+    for row in conn.query_all(&query).await? {
+        let step = FirstStep {
+            stepped: row.try_get("", "stepped")?,
+            filed: row.try_get("", "filed")?,
+            due: row.try_get("", "due")?,
+        };
+        first_steps
+            .entry(row.try_get("", "request")?)
+            .and_modify(|earlier| {
+                if step.stepped < earlier.stepped {
+                    *earlier = step;
+                }
+            })
+            .or_insert(step);
     }
+    let mut waits: Vec<TimeDelta> = first_steps.values().map(|s| s.stepped - s.filed).collect();
     waits.sort();
-    Ok(waits.get(waits.len() / 2).copied())
+    let middle = waits.len() / 2;
+    let median = match waits.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(waits[middle]),
+        _ => Some((waits[middle - 1] + waits[middle]) / 2),
+    };
+    let filed_in_window = first_steps.values().filter(|s| s.filed >= month_ago);
+    let (met, triaged) = filed_in_window.fold((0, 0), |(met, all), s| (met + u64::from(s.stepped <= s.due), all + 1));
+    // A deadline never precedes filing, so it bounds the index range too.
+    let still_new_late = request::Entity::find()
+        .filter(request::Column::State.eq(State::New.as_str()))
+        .filter(request::Column::ResponseDueAt.gte(month_ago))
+        .filter(request::Column::ResponseDueAt.lt(at))
+        .filter(request::Column::CreatedAt.gte(month_ago))
+        .count(conn)
+        .await?;
+    Ok((median, (met, triaged + still_new_late)))
+}
+
+#[derive(Clone, Copy)]
+struct FirstStep {
+    stepped: DateTime<Utc>,
+    filed: DateTime<Utc>,
+    due: DateTime<Utc>,
 }

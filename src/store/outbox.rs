@@ -20,6 +20,9 @@ pub use outbox_message::Model as OutboxRow;
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const DEAD: &str = "dead";
+/// Never to be sent: its key only records that the message was considered
+/// (a scheduled digest with nothing to report).
+pub const SKIPPED: &str = "skipped";
 
 /// How a row remembers which of its request's posts it is.
 fn post_kind_name(post: PostKind) -> &'static str {
@@ -300,4 +303,21 @@ pub async fn exists(conn: &impl ConnectionTrait, dedupe_key: &crate::outbox::Ded
         .count(conn)
         .await?
         > 0)
+}
+
+/// Records that `message` was considered and not sent, so its key is taken
+/// (`exists` is true) and nothing is sent under it later; `false` if the
+/// key was already taken.
+pub async fn skip(
+    conn: &impl ConnectionTrait,
+    message: OutboundMessage,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut row = row(message, now);
+    row.status = Set(SKIPPED.to_string());
+    let inserted = outbox_message::Entity::insert(row)
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }

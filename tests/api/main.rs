@@ -2,6 +2,7 @@
 //! the test kit's fake Slack and a fresh database per test (SQLite, or
 //! PostgreSQL when `DATABASE_URL` is set), driven with signed Slack requests.
 
+mod digest;
 mod escalation;
 mod http_edges;
 mod outbox_delivery;

@@ -465,6 +465,10 @@ pub fn transition(
     if after.state == State::Resolved && request.state != State::Resolved {
         after.resolved_at = Some(now);
     }
+    // Reopened: no longer resolved (a closed request keeps when it was).
+    if after.state.is_open() && after.state != State::Resolved {
+        after.resolved_at = None;
+    }
     match event {
         Event::Accept { tracker, .. } => after.tracker = Some(tracker.clone()),
         Event::Defer { until, .. } => after.revisit_on = Some(*until),

@@ -310,6 +310,33 @@ fn severity_events() -> Vec<Event> {
     all
 }
 
+#[test]
+fn reopening_a_request_clears_its_resolved_time() {
+    let resolved_at = Some(filed_at() - TimeDelta::hours(1));
+    let resolved = Request {
+        resolved_at,
+        ..request(State::Resolved)
+    };
+    let reopened = step(&resolved, &Event::Reopen, &actor(Role::Submitter)).unwrap();
+    assert_eq!(reopened.after.state, State::Triaged);
+    assert_eq!(reopened.after.resolved_at, None, "a reopened request is not resolved");
+
+    let closed = step(&resolved, &Event::Confirm, &actor(Role::Submitter)).unwrap();
+    assert_eq!(
+        closed.after.resolved_at, resolved_at,
+        "closing keeps when it was resolved"
+    );
+    let assign = Event::Assign {
+        to: "U0NEWOWN01".into(),
+    };
+    let reassigned = step(&resolved, &assign, &actor(Role::Triager)).unwrap();
+    assert_eq!(reassigned.after.resolved_at, resolved_at, "still resolved");
+
+    let reopened = step(&closed.after, &Event::Reopen, &actor(Role::Triager)).unwrap();
+    assert_eq!(reopened.after.state, State::Triaged);
+    assert_eq!(reopened.after.resolved_at, None, "reopened after closing, too");
+}
+
 proptest! {
     /// However long a request waits for information or a revisit date, a
     /// later severity change charges only the time the clock ran.

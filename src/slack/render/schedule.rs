@@ -5,11 +5,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::{escape, mrkdwn_section, plain, slack_date};
-use crate::domain::digest::{DigestSummary, Listing};
+use crate::domain::digest::{DigestSummary, Listing, running_deadline};
 use crate::domain::reminders::{BREACH, SlaKind};
 use crate::domain::request::Request;
 use crate::domain::severity::Severities;
 use crate::domain::sla::{self, BusinessCalendar, ClockKind};
+use crate::domain::state::State;
 
 /// Slack allows 50 blocks per message; the digest stays well inside.
 const MAX_BLOCKS: usize = 45;
@@ -128,6 +129,13 @@ fn owner(request: &Request) -> String {
         .map_or("no owner".to_string(), |o| format!("<@{o}>"))
 }
 
+/// "75% (3 of 4)", or "–" when nothing was counted.
+fn attainment((met, counted): (u64, u64)) -> String {
+    (met * 100)
+        .checked_div(counted)
+        .map_or("–".to_string(), |pct| format!("{pct}% ({met} of {counted})"))
+}
+
 /// The daily digest, for `channel`.
 pub fn digest(
     summary: &DigestSummary,
@@ -148,12 +156,27 @@ pub fn digest(
     if summary.open.is_empty() {
         open.push_str("Nothing open.\n");
     }
-    for (state, severity, count) in &summary.open {
+    // In the order of the workflow, then of the severity ladder.
+    let rank = |(state, severity, _): &&(String, String, i64)| {
+        (
+            State::ALL
+                .iter()
+                .position(|s| s.as_str() == state)
+                .unwrap_or(usize::MAX),
+            severities
+                .iter()
+                .position(|s| s.key.as_str() == severity)
+                .unwrap_or(usize::MAX),
+        )
+    };
+    let mut groups: Vec<&(String, String, i64)> = summary.open.iter().collect();
+    groups.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    for (state, severity, count) in groups {
         let label = severities.get(severity).map_or(severity.as_str(), |s| s.label.as_str());
         open.push_str(&format!("• {} · {}: {count}\n", state.replace('_', " "), escape(label)));
     }
     blocks.push(mrkdwn_section(open));
-    let due = |r: &Request| format!("{}, due {}", owner(r), slack_date(r.deadlines.resolution_due));
+    let due = |r: &Request| format!("{}, due {}", owner(r), slack_date(running_deadline(r)));
     blocks.extend(listing("Breached", &summary.breached, due));
     blocks.extend(listing("At risk", &summary.at_risk, due));
     blocks.extend(listing("New", &summary.new_since, |r| r.state.label().to_string()));
@@ -166,12 +189,12 @@ pub fn digest(
     let median = summary
         .median_time_to_triage
         .map_or("–".to_string(), |d| time_left(d, ClockKind::Wall));
-    let (met, total) = summary.sla_attainment;
-    let attainment = (met * 100)
-        .checked_div(total)
-        .map_or("–".to_string(), |pct| format!("{pct}% ({met} of {total})"));
+    let (response, resolution) = (
+        attainment(summary.response_attainment),
+        attainment(summary.resolution_attainment),
+    );
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
-        format!("Last 30 days: median time to triage {median}; resolution SLA met {attainment}. As of {}.", slack_date(at))}]}));
+        format!("Last 30 days: median time to triage {median}; response SLA met {response}; resolution SLA met {resolution}. As of {}.", slack_date(at))}]}));
     blocks.truncate(MAX_BLOCKS);
     json!({
         "channel": channel,
