@@ -14,6 +14,7 @@ pub mod reaction;
 pub mod scheduled;
 pub mod show;
 pub mod triage_step;
+pub mod undeliverable;
 
 use serde_json::Value;
 use tracing::Span;

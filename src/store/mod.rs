@@ -33,6 +33,10 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+/// An open write transaction (`Store::write`), for code outside the store
+/// that must add to it without running queries itself.
+pub type Transaction = DatabaseTransaction;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]

@@ -18,6 +18,7 @@ use crate::config::OutboxSettings;
 use crate::context::{Context, Outbox};
 use crate::domain::request::{MessageRef, PostKind, RequestNumber};
 use crate::outbox::Method;
+use crate::service::undeliverable;
 use crate::slack::api::{CallError, SlackApi};
 use crate::slack::render;
 use crate::store::outbox::{self as queue, OutboxRow};
@@ -27,6 +28,7 @@ use crate::store::{Store, StoreError, requests};
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 pub struct Dispatcher {
+    ctx: Context,
     store: Store,
     slack: SlackApi,
     settings: OutboxSettings,
@@ -58,6 +60,7 @@ impl Dispatcher {
     pub fn new(ctx: &Context) -> Self {
         let owner = format!("dispatcher-{}", uuid::Uuid::new_v4().simple());
         Self {
+            ctx: ctx.clone(),
             store: ctx.store.clone(),
             slack: ctx.slack.clone(),
             settings: ctx.settings.outbox.clone(),
@@ -208,7 +211,11 @@ impl Dispatcher {
                 }
                 Settled::Wait(at) => queue::wait_until(&txn, row, token, *at).await?,
                 Settled::Retry(at, error) => queue::retry_at(&txn, row, token, *at, error).await?,
-                Settled::Dead(error) => queue::mark_dead(&txn, row, token, error).await?,
+                Settled::Dead(error) => {
+                    queue::mark_dead(&txn, row, token, error).await?;
+                    // Someone must hear that it could not be delivered.
+                    undeliverable::died(&self.ctx, &txn, row, error, now).await?;
+                }
                 Settled::Skipped => queue::unclaim(&txn, row, token).await?,
             }
         }
