@@ -46,7 +46,7 @@ impl Reactions {
     /// Starts the recorder's group-commit tasks on the current runtime.
     pub fn start(ctx: &Context) -> Self {
         Self {
-            known: Arc::new(KnownMessages::default()),
+            known: Arc::new(KnownMessages::new()),
             recorder: Recorder::start(ctx.store.clone()),
             recorded: Arc::new(Notify::new()),
         }
@@ -68,7 +68,11 @@ impl Reactions {
             return Reply::Ack;
         };
         let worth_keeping = match target(&reaction, bot_user(authorizations), &ctx.settings) {
-            Some(message) => self.known.is_request_message(ctx, &message).await,
+            Some(message) => self
+                .known
+                .classify(ctx, &message, Utc::now())
+                .await
+                .map(|m| m != Match::Never),
             None => Ok(false),
         };
         match worth_keeping {
@@ -121,40 +125,85 @@ fn target(reaction: &Reaction, bot: Option<&str>, settings: &Settings) -> Option
 /// messages, so after the first look-up the rest need no database read.
 ///
 /// A "yes" never goes stale (a request keeps its messages). A "no" is
-/// remembered only for messages older than [`SETTLED_AFTER`]: a request's
-/// post is recorded moments after Slack accepts it, so an older message
-/// that is not a request's never becomes one.
+/// final only for messages older than [`SETTLED_AFTER`]: a card is
+/// recorded moments after Slack posts it, so a reaction can arrive before
+/// its card is known. Such a reaction, on a fresh message in a channel
+/// intake posts to, is kept; the worker matches it once the card is
+/// recorded, or drops it when the message has settled.
 struct KnownMessages {
     cache: quick_cache::sync::Cache<MessageRef, bool>,
+    /// Channels intake has posted a request's card or page to.
+    posting_channels: quick_cache::sync::Cache<String, ()>,
 }
 
 /// How old a message must be before "not a request's message" is final.
 const SETTLED_AFTER: i64 = 600;
 
-impl Default for KnownMessages {
-    fn default() -> Self {
-        Self {
-            cache: quick_cache::sync::Cache::new(10_000),
-        }
-    }
+/// What a message is to the reactions on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    /// A request's card or on-call page.
+    Request,
+    /// Unknown yet, but fresh and where intake posts: it may be a card
+    /// whose address is about to be recorded.
+    NotYet,
+    /// Not a request's message, and never will be.
+    Never,
+}
+
+/// Is `message` old enough that, unknown, it is no request's?
+fn settled(message: &MessageRef, now: DateTime<Utc>) -> bool {
+    message
+        .ts
+        .split('.')
+        .next()
+        .and_then(|secs| secs.parse::<i64>().ok())
+        .is_none_or(|secs| secs < now.timestamp() - SETTLED_AFTER)
 }
 
 impl KnownMessages {
-    async fn is_request_message(&self, ctx: &Context, message: &MessageRef) -> Result<bool, StoreError> {
+    fn new() -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(10_000),
+            posting_channels: quick_cache::sync::Cache::new(1_000),
+        }
+    }
+
+    async fn classify(&self, ctx: &Context, message: &MessageRef, now: DateTime<Utc>) -> Result<Match, StoreError> {
         if let Some(known) = self.cache.get(message) {
-            return Ok(known);
+            return Ok(if known { Match::Request } else { Match::Never });
         }
-        let known = requests::is_request_message(ctx.store.db(), message).await?;
-        let settled = message
-            .ts
-            .split('.')
-            .next()
-            .and_then(|secs| secs.parse::<i64>().ok())
-            .is_some_and(|secs| secs < Utc::now().timestamp() - SETTLED_AFTER);
-        if known || settled {
-            self.cache.insert(message.clone(), known);
+        let db = ctx.store.db();
+        if requests::is_request_message(db, message).await? {
+            self.cache.insert(message.clone(), true);
+            self.posting_channels.insert(message.channel.clone(), ());
+            return Ok(Match::Request);
         }
-        Ok(known)
+        if settled(message, now) {
+            self.cache.insert(message.clone(), false);
+            return Ok(Match::Never);
+        }
+        Ok(match self.is_posting_channel(ctx, &message.channel).await? {
+            true => Match::NotYet,
+            false => Match::Never,
+        })
+    }
+
+    /// The configured intake and on-call channels (when given as ids), and
+    /// any channel a request's card or page was posted to.
+    async fn is_posting_channel(&self, ctx: &Context, channel: &str) -> Result<bool, StoreError> {
+        let settings = &ctx.settings;
+        if settings.intake_channel.as_str() == channel || settings.oncall_channel.as_str() == channel {
+            return Ok(true);
+        }
+        if self.posting_channels.get(channel).is_some() {
+            return Ok(true);
+        }
+        let posted_there = requests::has_posted_to(ctx.store.db(), channel).await?;
+        if posted_there {
+            self.posting_channels.insert(channel.to_string(), ());
+        }
+        Ok(posted_there)
     }
 }
 
@@ -165,16 +214,33 @@ impl KnownMessages {
 pub async fn process_pending(ctx: &Context, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let claimed = events::claim(ctx.store.writer(), now, LEASE, 100).await?;
     let mut changes = Vec::new();
+    let (mut done, mut later) = (Vec::new(), Vec::new());
     for (event_id, payload) in &claimed {
         let span = info_span!("reaction", event_id = %event_id, request = tracing::field::Empty);
-        if let Some(change) = process(ctx, event_id, payload, now).instrument(span).await? {
-            changes.push(change);
+        match process(ctx, event_id, payload, now).instrument(span).await? {
+            Processed::Done => done.push(event_id.as_str()),
+            Processed::Demand(change) => {
+                changes.push(change);
+                done.push(event_id.as_str());
+            }
+            Processed::Later => later.push(event_id.as_str()),
         }
     }
-    let ids: Vec<&str> = claimed.iter().map(|(id, _)| id.as_str()).collect();
-    count_demand(ctx, &changes, &ids, now).await?;
+    finish_batch(ctx, &changes, &done, &later, now).await?;
     Ok(claimed.len())
 }
+
+/// What became of one event.
+enum Processed {
+    Done,
+    /// A "+1" to count with the batch.
+    Demand(DemandChange),
+    /// On a fresh message not yet known as a request's: look again soon.
+    Later,
+}
+
+/// How soon an event on a not-yet-known message is looked at again.
+const LOOK_AGAIN: TimeDelta = TimeDelta::seconds(5);
 
 /// One person's "+1" added or taken back, to be counted with its batch.
 struct DemandChange {
@@ -186,29 +252,31 @@ struct DemandChange {
 }
 
 /// Handles one event: escalates now, or returns the demand change to count.
-async fn process(
-    ctx: &Context,
-    event_id: &str,
-    payload: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<DemandChange>, StoreError> {
+async fn process(ctx: &Context, event_id: &str, payload: &str, now: DateTime<Utc>) -> Result<Processed, StoreError> {
     let Some(envelope) = ReactionEnvelope::parse(payload) else {
         info!("not a reaction we understand; ignored");
-        return Ok(None);
+        return Ok(Processed::Done);
     };
     let reaction = &envelope.event;
     let bot = bot_user(&envelope.authorizations);
     let Some(message) = target(reaction, bot, &ctx.settings) else {
-        return Ok(None);
+        return Ok(Processed::Done);
     };
     let Some(request) = requests::find_by_message(ctx.store.db(), &message).await? else {
-        return Ok(None);
+        // Kept by the ack path because the card may not be recorded yet.
+        return Ok(match settled(&message, now) {
+            true => Processed::Done,
+            false => Processed::Later,
+        });
     };
     tracing::Span::current().record("request", request.number.0);
     let emoji = escalation::base_emoji(&reaction.reaction).to_string();
     if emoji == ctx.settings.plus_one {
         // The submitter's own "+1" is not demand.
-        return Ok((reaction.user != request.submitter).then(|| DemandChange {
+        if reaction.user == request.submitter {
+            return Ok(Processed::Done);
+        }
+        return Ok(Processed::Demand(DemandChange {
             request: request.number,
             user: reaction.user.clone(),
             variant: reaction.reaction.clone(),
@@ -222,7 +290,7 @@ async fn process(
         channel: &message.channel,
     };
     escalate(ctx, &request, &reacted, now).await?;
-    Ok(None)
+    Ok(Processed::Done)
 }
 
 /// Who reacted with which escalation emoji, where.
@@ -284,15 +352,17 @@ async fn escalate(
 
 /// "+N others need this": distinct people (not the submitter) who reacted.
 /// Records a batch's changes, moves each request's demand by its net
-/// change, queues one card refresh per request whose demand moved, and
-/// marks the batch's events processed, all in one transaction.
-async fn count_demand(
+/// change, queues one card refresh per request whose demand moved, marks
+/// the batch's events processed and puts off those to look at again, all
+/// in one transaction.
+async fn finish_batch(
     ctx: &Context,
     changes: &[DemandChange],
     processed: &[&str],
+    later: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if processed.is_empty() {
+    if processed.is_empty() && later.is_empty() {
         return Ok(());
     }
     let txn = ctx.store.write().await?;
@@ -323,6 +393,7 @@ async fn count_demand(
         refreshed = true;
     }
     events::mark_processed(&txn, processed, now).await?;
+    events::look_again_at(&txn, later, now + LOOK_AGAIN).await?;
     txn.commit().await?;
     if refreshed {
         ctx.outbox.wake();

@@ -56,8 +56,28 @@ pub async fn mark_processed(
     event_ids: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
     slack_event_seen::Entity::update_many()
         .col_expr(Column::ProcessedAt, now.into())
+        .filter(Column::EventId.is_in(event_ids.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts claimed events off until `at`, when they can be claimed again.
+pub async fn look_again_at(
+    conn: &impl ConnectionTrait,
+    event_ids: &[&str],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    slack_event_seen::Entity::update_many()
+        .col_expr(Column::ClaimedUntil, at.into())
         .filter(Column::EventId.is_in(event_ids.iter().copied()))
         .exec(conn)
         .await?;

@@ -265,6 +265,22 @@ fn message_is(message: &MessageRef) -> sea_orm::Condition {
     Condition::any().add(intake).add(oncall)
 }
 
+/// Has intake posted a request's card or on-call page to `channel`?
+pub async fn has_posted_to(conn: &impl ConnectionTrait, channel: &str) -> Result<bool, StoreError> {
+    use sea_orm::Condition;
+    let there = Condition::any()
+        .add(request::Column::IntakeChannel.eq(channel))
+        .add(request::Column::OncallChannel.eq(channel));
+    Ok(request::Entity::find()
+        .select_only()
+        .column(request::Column::Id)
+        .filter(there)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// The request whose intake or on-call message is `message`.
 pub async fn find_by_message(conn: &impl ConnectionTrait, message: &MessageRef) -> Result<Option<Request>, StoreError> {
     request::Entity::find()

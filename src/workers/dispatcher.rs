@@ -152,6 +152,13 @@ impl Dispatcher {
             }
             let span = info_span!("outbox", id = row.id, request = row.request_id, method = %row.method);
             let settled = self.attempt(&row, intake_message.as_ref()).instrument(span).await;
+            if let (Settled::Sent(Some((post, message))), Some(number)) = (&settled, row.request_id) {
+                // Record where it went now, not with the round: a reaction on
+                // it may already be on its way.
+                if let Err(e) = requests::set_post(self.store.writer(), RequestNumber(number), *post, message).await {
+                    warn!(error = %e, "could not record the post's address yet; it is recorded with the round");
+                }
+            }
             match &settled {
                 Settled::Sent(Some((PostKind::Intake, message))) => {
                     intake_message = Some(message.clone());

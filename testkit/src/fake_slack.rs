@@ -220,6 +220,8 @@ struct Shared {
     posts: Mutex<Posts>,
     /// Source of unique, increasing message timestamps.
     seq: AtomicU64,
+    /// The seconds of the timestamps handed out (see [`FakeSlack::set_ts_base`]).
+    ts_base: AtomicU64,
 }
 
 impl Shared {
@@ -255,6 +257,13 @@ impl FakeSlack {
         FakeSlack::start_with(Recording::Off).await
     }
 
+    /// Hands out message timestamps from `secs` (unix seconds) on: by
+    /// default a fixed instant in 2024; tests of "a message posted just
+    /// now" set it to now, as real Slack's would be.
+    pub fn set_ts_base(&self, secs: u64) {
+        self.shared.ts_base.store(secs, Relaxed);
+    }
+
     /// Binds 127.0.0.1:0 and serves until dropped or [`FakeSlack::stop`]ped.
     pub async fn start_with(recording: Recording) -> FakeSlack {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -268,6 +277,7 @@ impl FakeSlack {
             counts: Counts::default(),
             posts: Mutex::default(),
             seq: AtomicU64::new(0),
+            ts_base: AtomicU64::new(DEFAULT_TS_BASE),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         FakeSlack { shared, server, addr }
@@ -479,7 +489,7 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
                     true,
                 ),
                 None => {
-                    let reply = answer(method, &params, seq);
+                    let reply = answer(method, &params, seq, shared.ts_base.load(Relaxed));
                     let ok = reply["ok"] == Value::Bool(true);
                     if ok && method == "chat.postMessage" {
                         let param = |key: &str| params.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -572,11 +582,11 @@ fn failure_response(failure: &Failure) -> Response<Full<Bytes>> {
 
 /// The success body Slack would send for `method` given `p`; `seq` makes
 /// timestamps unique and increasing.
-fn answer(method: &str, p: &Value, seq: u64) -> Value {
+fn answer(method: &str, p: &Value, seq: u64, ts_base: u64) -> Value {
     let param = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or_default();
     match method {
         "chat.postMessage" => {
-            let ts = message_ts(seq);
+            let ts = message_ts(ts_base, seq);
             json!({
                 "ok": true,
                 "channel": dm_channel(param("channel")),
@@ -597,7 +607,7 @@ fn answer(method: &str, p: &Value, seq: u64) -> Value {
             let permalink = format!("https://acme-eng.slack.com/archives/{channel}/p{ts}");
             json!({"ok": true, "channel": channel, "permalink": permalink})
         }
-        "chat.postEphemeral" => json!({"ok": true, "message_ts": message_ts(seq)}),
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": message_ts(ts_base, seq)}),
         "views.open" => view_answer(VIEWS_OPEN, p, None),
         "views.publish" => view_answer(VIEWS_PUBLISH, p, None),
         "views.update" => view_answer(VIEWS_UPDATE, p, p.get("view_id")),
@@ -682,10 +692,14 @@ fn bot_message(text: &str, ts: Option<&str>) -> Value {
     message
 }
 
-/// `1732528810.000201`, `1732528810.000202`, …
-fn message_ts(seq: u64) -> String {
+/// The seconds of the message timestamps the fake hands out unless told
+/// otherwise: a fixed instant, so tests can name the first post's ts.
+const DEFAULT_TS_BASE: u64 = 1_732_528_810;
+
+/// `1732528810.000201`, `1732528810.000202`, … (from `base` seconds)
+fn message_ts(base: u64, seq: u64) -> String {
     let micros = 200 + seq;
-    let secs = 1_732_528_810 + micros / 1_000_000;
+    let secs = base + micros / 1_000_000;
     format!("{secs}.{:06}", micros % 1_000_000)
 }
 

@@ -273,3 +273,48 @@ async fn demand_counts_people_not_skin_tones() {
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.demand, 0);
 }
+
+#[tokio::test]
+async fn a_reaction_that_arrives_before_the_card_is_recorded_still_counts() {
+    let slack = FakeSlack::start().await;
+    let now = chrono::Utc::now();
+    slack.set_ts_base(now.timestamp() as u64);
+    let db = TestDb::new().await;
+    // No dispatcher and no worker: this test moves each of them by hand.
+    let app = TestApp::start(
+        test_config(&db, &slack),
+        Parts {
+            dispatcher: false,
+            scheduler: false,
+        },
+    )
+    .await;
+    let form = Form {
+        severity: Some("sev4".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    // Slack has posted the card (this is its ts) but intake has not yet
+    // recorded where it went when someone reacts.
+    let card_ts = format!("{}.000201", now.timestamp());
+    let reply = app
+        .react(
+            "reaction_added",
+            "U0OTHER001",
+            "arrow_up",
+            (INTAKE_CHANNEL, &card_ts),
+            "Ev1",
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let ctx = app.context();
+    intake::service::reaction::process_pending(ctx, now).await.unwrap();
+    intake::workers::dispatcher::Dispatcher::new(ctx).round().await.unwrap();
+    let later = now + chrono::TimeDelta::seconds(30);
+    intake::service::reaction::process_pending(ctx, later).await.unwrap();
+    assert_eq!(
+        app.request_no(1).await.severity.as_str(),
+        "sev3",
+        "the early reaction counted"
+    );
+}
