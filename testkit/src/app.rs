@@ -221,15 +221,33 @@ impl TestApp {
 
 /// Starts a fake Slack, a fresh database and the app with default parts.
 pub async fn spawn_app() -> (TestApp, FakeSlack, TestDb) {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the test configuration changed first (say
+/// `config.privacy.request_visibility = "involved".into()`).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut RawConfig)) -> (TestApp, FakeSlack, TestDb) {
     let slack = FakeSlack::start().await;
     let db = TestDb::new().await;
-    let app = TestApp::start(
-        test_config(&db, &slack),
-        Parts {
-            dispatcher: true,
-            scheduler: false,
-        },
-    )
-    .await;
+    let mut config = test_config(&db, &slack);
+    configure(&mut config);
+    let parts = Parts {
+        dispatcher: true,
+        scheduler: false,
+    };
+    let app = TestApp::start(config, parts).await;
+    (app, slack, db)
+}
+
+/// [`spawn_app`] with request #1 filed at `severity` and its messages
+/// (card, receipt, on-call page) delivered.
+pub async fn spawn_with_request(severity: &str) -> (TestApp, FakeSlack, TestDb) {
+    let (app, slack, db) = spawn_app().await;
+    let form = crate::Form {
+        severity: Some(severity.into()),
+        ..crate::Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200, "the request is filed");
+    app.settle().await;
     (app, slack, db)
 }

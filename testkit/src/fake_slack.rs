@@ -300,6 +300,14 @@ impl FakeSlack {
     }
 
     /// Calls to `method` that were answered `ok:true`.
+    /// The `chat.postMessage` calls to `channel` (a user id for DMs).
+    pub fn posts_to(&self, channel: &str) -> Vec<Call> {
+        self.calls_to("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.str("channel").as_deref() == Some(channel))
+            .collect()
+    }
+
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
         self.shared.log().ok_calls(method)
     }

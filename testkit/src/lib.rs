@@ -18,7 +18,7 @@ pub mod fake_slack;
 pub mod samples;
 pub mod signing;
 
-pub use app::{Parts, Response, TestApp, spawn_app, test_config};
+pub use app::{Parts, Response, TestApp, spawn_app, spawn_app_with, spawn_with_request, test_config};
 pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
 pub use db::TestDb;
 pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};

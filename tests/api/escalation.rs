@@ -9,19 +9,7 @@ const INTAKE_POST: (&str, &str) = (INTAKE_CHANNEL, POST_TS);
 
 /// Files a Low request (#1) and waits until its intake post is out.
 async fn low_request() -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn_app().await;
-    assert_eq!(
-        app.submit(&Form {
-            severity: Some("sev4".into()),
-            ..Form::default()
-        })
-        .await
-        .status,
-        200
-    );
-    slack.wait_for("chat.postMessage", 2).await;
-    app.settle().await;
-    (app, slack, db)
+    spawn_with_request("sev4").await
 }
 
 fn posted(slack: &FakeSlack) -> Vec<String> {
@@ -199,13 +187,7 @@ async fn the_cool_down_stops_one_person_raising_twice_in_a_row_and_says_why() {
     assert_eq!(told[0].str("user").as_deref(), Some("U0OTHER001"));
     let text = told[0].str("text").unwrap_or_default();
     assert!(text.contains("escalated #1 a moment ago"), "{text}");
-    assert!(
-        !slack
-            .calls_to("chat.postMessage")
-            .iter()
-            .any(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL)),
-        "on-call is not paged"
-    );
+    assert!(slack.posts_to(ONCALL_CHANNEL).is_empty(), "on-call is not paged");
 }
 
 #[tokio::test]
@@ -245,10 +227,7 @@ async fn a_reaction_on_a_resolved_request_points_to_still_broken_and_pages_no_on
     let text = hint[0].str("text").unwrap_or_default();
     assert!(text.contains("Still broken"), "{text}");
     assert!(
-        !slack
-            .calls_to("chat.postMessage")
-            .iter()
-            .any(|c| c.str("channel").as_deref() == Some(ONCALL_CHANNEL)),
+        slack.posts_to(ONCALL_CHANNEL).is_empty(),
         "on-call is not paged for a resolved request"
     );
 }
@@ -281,14 +260,11 @@ async fn a_reaction_that_arrives_before_the_card_is_recorded_still_counts() {
     slack.set_ts_base(now.timestamp() as u64);
     let db = TestDb::new().await;
     // No dispatcher and no worker: this test moves each of them by hand.
-    let app = TestApp::start(
-        test_config(&db, &slack),
-        Parts {
-            dispatcher: false,
-            scheduler: false,
-        },
-    )
-    .await;
+    let parts = Parts {
+        dispatcher: false,
+        scheduler: false,
+    };
+    let app = TestApp::start(test_config(&db, &slack), parts).await;
     let form = Form {
         severity: Some("sev4".into()),
         ..Form::default()

@@ -267,18 +267,7 @@ fn next_digest(t: DateTime<Utc>) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn one_digest_per_day_even_after_a_week_away() {
-    let slack = FakeSlack::start().await;
-    let db = TestDb::new().await;
-    let mut config = test_config(&db, &slack);
-    config.schedule.digest = "0 0 9 * * Mon-Fri".into();
-    let app = TestApp::start(
-        config,
-        Parts {
-            dispatcher: true,
-            scheduler: false,
-        },
-    )
-    .await;
+    let (app, slack, _db) = spawn_app_with(|config| config.schedule.digest = "0 0 9 * * Mon-Fri".into()).await;
     let t0 = filed(&app, &slack, "sev2", 2).await;
     let morning = next_digest(t0);
     let lines = app.run_jobs(morning).await;

@@ -7,19 +7,6 @@ use intake::store::entities::request;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use testkit::*;
 
-/// Files a request (#1) at `severity` and waits until its card is posted.
-async fn filed_at(severity: &str) -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn_app().await;
-    let form = Form {
-        severity: Some(severity.into()),
-        ..Form::default()
-    };
-    assert_eq!(app.submit(&form).await.status, 200);
-    slack.wait_for("chat.postMessage", 2).await;
-    app.settle().await;
-    (app, slack, db)
-}
-
 /// Moves #1's history `by` into the past: filed, due and paused that much
 /// earlier, as if it had waited that long.
 async fn backdate(app: &TestApp, by: TimeDelta) {
@@ -37,17 +24,12 @@ async fn backdate(app: &TestApp, by: TimeDelta) {
 }
 
 fn posts_to(slack: &FakeSlack, channel: &str) -> Vec<String> {
-    slack
-        .calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| c.str("channel").as_deref() == Some(channel))
-        .map(shown)
-        .collect()
+    slack.posts_to(channel).iter().map(shown).collect()
 }
 
 #[tokio::test]
 async fn raising_the_severity_after_weeks_waiting_for_info_is_not_a_breach() {
-    let (app, slack, _db) = filed_at("sev3").await;
+    let (app, slack, _db) = spawn_with_request("sev3").await;
     assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
     let asked = app
         .step("ask_info", 1, TRIAGER, &[("question", "Which browser?")])
@@ -83,7 +65,7 @@ async fn raising_the_severity_after_weeks_waiting_for_info_is_not_a_breach() {
 
 #[tokio::test]
 async fn a_triager_setting_an_oncall_severity_pages_oncall_once() {
-    let (app, slack, _db) = filed_at("sev2").await;
+    let (app, slack, _db) = spawn_with_request("sev2").await;
     assert!(posts_to(&slack, ONCALL_CHANNEL).is_empty(), "High does not page");
 
     assert_eq!(

@@ -7,11 +7,7 @@ use testkit::*;
 
 /// Files a High request (#1) and waits until its intake post is out.
 async fn filed() -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn_app().await;
-    assert_eq!(app.submit(&Form::default()).await.status, 200);
-    slack.wait_for("chat.postMessage", 2).await;
-    app.settle().await;
-    (app, slack, db)
+    spawn_with_request("sev2").await
 }
 
 /// Posts made after the first `skip` postMessage calls.

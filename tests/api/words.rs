@@ -6,20 +6,11 @@ use testkit::*;
 
 /// Files a High request (#1) and waits until its card is out.
 async fn filed() -> (TestApp, FakeSlack, TestDb) {
-    let (app, slack, db) = spawn_app().await;
-    assert_eq!(app.submit(&Form::default()).await.status, 200);
-    slack.wait_for("chat.postMessage", 2).await;
-    app.settle().await;
-    (app, slack, db)
+    spawn_with_request("sev2").await
 }
 
 fn dms_to(slack: &FakeSlack, user: &str) -> Vec<String> {
-    slack
-        .calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| c.str("channel").as_deref() == Some(user))
-        .map(shown)
-        .collect()
+    slack.posts_to(user).iter().map(shown).collect()
 }
 
 #[tokio::test]
@@ -151,18 +142,7 @@ async fn reassigning_tells_the_previous_owner_and_the_submitter() {
 
 #[tokio::test]
 async fn with_involved_visibility_only_the_people_involved_see_a_request() {
-    let slack = FakeSlack::start().await;
-    let db = TestDb::new().await;
-    let mut config = test_config(&db, &slack);
-    config.privacy.request_visibility = "involved".into();
-    let app = TestApp::start(
-        config,
-        Parts {
-            dispatcher: true,
-            scheduler: false,
-        },
-    )
-    .await;
+    let (app, slack, _db) = spawn_app_with(|config| config.privacy.request_visibility = "involved".into()).await;
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     slack.wait_for("chat.postMessage", 2).await;
     let stranger = app.command_as("1", STRANGER).await.json();
