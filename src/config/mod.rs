@@ -552,6 +552,14 @@ mod tests {
         raw.escalation.cooldown = "1000000000d".into();
         let err = Settings::validate(raw).err().expect("too long").to_string();
         assert!(err.contains("escalation.cooldown"), "{err}");
+        // Spans the SLA clock saturates ("never") are not a panic either.
+        let mut raw = load_raw(None, &env(&SECRETS)).expect("raw");
+        raw.followup.after = "1000000000d".into();
+        raw.followup.auto_close_after = "1000000000d".into();
+        raw.severities[0].resolution = "1000000000d".into();
+        let settings = Settings::validate(raw).expect("valid, if far");
+        let at = chrono::Utc::now();
+        let _ = crate::domain::schedule::after_resolution(at, &settings.policy);
     }
 
     #[test]
