@@ -47,6 +47,9 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// The advisory lock key replicas take turns on while migrating ("intake").
+const MIGRATION_LOCK: i64 = 0x696e_7461_6b65;
+
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -101,8 +104,20 @@ impl Store {
         Ok(Database::connect(options).await?)
     }
 
+    /// Applies pending migrations, all in one transaction: a crash half
+    /// way leaves the schema as it was (SQLite and PostgreSQL both change
+    /// their schema transactionally). Replicas started together take turns:
+    /// on SQLite the transaction begins IMMEDIATE, holding the write lock;
+    /// on PostgreSQL it takes an advisory lock first. Whoever comes second
+    /// finds nothing left to do.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.writer, None).await?;
+        let txn = self.write().await?;
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+        }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         self.optimize().await;
         Ok(())
     }

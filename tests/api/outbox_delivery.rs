@@ -191,3 +191,20 @@ async fn two_dispatchers_on_one_database_send_each_message_once() {
     assert_eq!(distinct.len(), 30, "no message was sent twice");
     assert_eq!(outbox::counts(a.db()).await.unwrap(), (0, 30, 0));
 }
+
+#[tokio::test]
+async fn replicas_started_together_on_a_fresh_database_all_migrate() {
+    let db = TestDb::new().await;
+    let replicas = (0..3).map(|_| {
+        let url = db.url.clone();
+        tokio::spawn(async move {
+            let store = intake::store::Store::connect(&url, 2).await?;
+            let migrated = store.migrate().await;
+            store.close().await;
+            migrated
+        })
+    });
+    for replica in futures_util::future::join_all(replicas).await {
+        replica.expect("the replica ran").expect("it migrated");
+    }
+}
