@@ -136,15 +136,22 @@ async fn slack(state: &HttpState, route: SlackRoute, request: Request<Incoming>)
         );
     }
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let timeout = state.services.ctx.settings.body_timeout;
+    let body = match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return text(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("body larger than {limit} bytes\n"),
             );
         }
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("could not read the body: {e}\n")),
+        Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, format!("could not read the body: {e}\n")),
+        Err(_) => {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {} s\n", timeout.as_secs()),
+            );
+        }
     };
     if let Err(e) = state.verifier.verify(&parts.headers, &body) {
         warn!(route = route.name(), reason = %e, "rejected an unverified Slack request");

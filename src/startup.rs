@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -110,7 +111,7 @@ impl App {
             http,
             self.listener,
             shutdown.clone(),
-            ctx.settings.shutdown_grace,
+            ctx.settings.clone(),
         )));
         if let Some(addr) = addr {
             info!(%addr, "intake is listening");
@@ -147,8 +148,25 @@ impl Running {
     }
 }
 
-async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: CancellationToken, grace: Duration) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+/// Most requests one HTTP/2 connection may have in flight: with the body
+/// limit, what a client can make the server hold before any signature is
+/// checked.
+const HTTP2_STREAMS: u32 = 32;
+
+async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: CancellationToken, settings: Arc<Settings>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Without a timer hyper has no header timeout: a client that never
+    // finishes its headers would hold the connection forever.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(HTTP2_STREAMS);
+    let connections = Arc::new(Semaphore::new(settings.max_connections));
+    let grace = settings.shutdown_grace;
     let graceful = GracefulShutdown::new();
     loop {
         let stream = tokio::select! {
@@ -163,6 +181,12 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
             },
             _ = shutdown.cancelled() => break,
         };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            metrics::counter!("intake_http_connections_refused_total").increment(1);
+            warn!("too many connections (server.max_connections); closing a new one");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let service = service_fn(move |request| crate::http::route(state.clone(), request));
@@ -170,6 +194,7 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(permit);
         });
     }
     drop(listener);

@@ -50,6 +50,9 @@ pub struct RawServer {
     pub bind: String,
     pub max_body_bytes: usize,
     pub shutdown_grace_secs: u64,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -178,6 +178,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// How long a client may take to send its headers, then its body.
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
     pub database: DatabaseSettings,
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
@@ -227,6 +231,17 @@ impl Settings {
         })?;
         if raw.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        for (key, secs) in [
+            ("server.header_timeout_secs", raw.server.header_timeout_secs),
+            ("server.body_timeout_secs", raw.server.body_timeout_secs),
+        ] {
+            if !(1..=300).contains(&secs) {
+                return Err(invalid(key, "must be 1 to 300 seconds"));
+            }
+        }
+        if raw.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
         }
         if raw.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
@@ -338,6 +353,9 @@ impl Settings {
             bind,
             max_body_bytes: raw.server.max_body_bytes,
             shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+            header_timeout: Duration::from_secs(raw.server.header_timeout_secs),
+            body_timeout: Duration::from_secs(raw.server.body_timeout_secs),
+            max_connections: raw.server.max_connections,
             database: DatabaseSettings {
                 url: raw.database.url.clone(),
                 max_connections: raw.database.max_connections,

@@ -199,3 +199,80 @@ fn check_config_redacts_the_database_password() {
         assert!(!printed.contains(secret), "{secret} printed: {printed}");
     }
 }
+
+/// Reads until the server closes the connection (bounded: a guard against
+/// hanging, not a timing assertion); what it sent before closing.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read_to_end(&mut seen)).await;
+    assert!(read.is_ok(), "the server never closed the connection");
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+fn addr(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_string()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let (app, _slack, _db) = spawn_app_with(|config| config.server.header_timeout_secs = 1).await;
+    let mut stream = tokio::net::TcpStream::connect(addr(&app)).await.unwrap();
+    stream
+        .write_all(b"POST /slack/commands HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_answered_408() {
+    use tokio::io::AsyncWriteExt;
+    let (app, _slack, _db) = spawn_app_with(|config| config.server.body_timeout_secs = 1).await;
+    let mut stream = tokio::net::TcpStream::connect(addr(&app)).await.unwrap();
+    let head = "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\nConnection: close\r\n\r\ntoken=abc";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_closed_and_the_others_served() {
+    use tokio::io::AsyncWriteExt;
+    let (app, _slack, _db) = spawn_app_with(|config| config.server.max_connections = 2).await;
+    let held: Vec<tokio::net::TcpStream> = vec![
+        tokio::net::TcpStream::connect(addr(&app)).await.unwrap(),
+        tokio::net::TcpStream::connect(addr(&app)).await.unwrap(),
+    ];
+    // Let the server accept both before the third arrives.
+    let mut first = held.into_iter();
+    let mut a = first.next().unwrap();
+    a.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    use tokio::io::AsyncReadExt;
+    let n = a.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let _b = first.next().unwrap();
+    let mut third = tokio::net::TcpStream::connect(addr(&app)).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let refused = read_until_closed(&mut third).await;
+    assert!(
+        refused.is_empty(),
+        "the third connection is closed unanswered: {refused}"
+    );
+    drop(a);
+    let mut answered = String::new();
+    for _ in 0..200 {
+        let response = app.request("GET", "/healthz", &[], vec![]).await;
+        if response.status == 200 {
+            answered = response.body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(answered, "ok\n", "a freed slot is served again");
+}
