@@ -90,10 +90,8 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
                 )
             }
         },
-        (&Method::GET, "/metrics", _) => {
-            record_outbox_gauges(&state).await;
-            text(StatusCode::OK, state.metrics.render())
-        }
+        // The outbox gauges are kept by the dispatcher: a scrape runs no query.
+        (&Method::GET, "/metrics", _) => text(StatusCode::OK, state.metrics.render()),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     let route_label = slack_route.map_or(
@@ -108,18 +106,6 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
         .increment(1);
     metrics::histogram!("intake_http_request_seconds", "route" => route_label).record(started.elapsed().as_secs_f64());
     Ok(response)
-}
-
-/// Outbox depth by status, read at scrape time so dead messages stay visible.
-async fn record_outbox_gauges(state: &HttpState) {
-    match crate::store::outbox::counts(state.services.ctx.store.db()).await {
-        Ok((pending, sent, dead)) => {
-            for (status, count) in [("pending", pending), ("sent", sent), ("dead", dead)] {
-                metrics::gauge!("intake_outbox_messages", "status" => status).set(count as f64);
-            }
-        }
-        Err(e) => warn!(error = %e, "could not count outbox messages for /metrics"),
-    }
 }
 
 async fn slack(state: &HttpState, route: SlackRoute, request: Request<Incoming>) -> Response<Body> {

@@ -89,18 +89,21 @@ impl App {
         let ctx = self.services.ctx.clone();
         let mut tasks = Vec::new();
         if parts.dispatcher {
-            tasks.push(tokio::spawn(Dispatcher::new(&ctx).run(shutdown.clone())));
-            tasks.push(tokio::spawn(crate::workers::reactions::run(
-                ctx.clone(),
-                self.services.reactions.recorded.clone(),
-                shutdown.clone(),
-            )));
+            let (dispatcher_ctx, stop) = (ctx.clone(), shutdown.clone());
+            tasks.push(supervise("dispatcher", shutdown.clone(), move || {
+                Dispatcher::new(&dispatcher_ctx).run(stop.clone())
+            }));
+            let (worker_ctx, recorded, stop) =
+                (ctx.clone(), self.services.reactions.recorded.clone(), shutdown.clone());
+            tasks.push(supervise("reaction worker", shutdown.clone(), move || {
+                crate::workers::reactions::run(worker_ctx.clone(), recorded.clone(), stop.clone())
+            }));
         }
         if parts.scheduler {
-            tasks.push(tokio::spawn(crate::workers::scheduler::run(
-                ctx.clone(),
-                shutdown.clone(),
-            )));
+            let (scheduler_ctx, stop) = (ctx.clone(), shutdown.clone());
+            tasks.push(supervise("scheduler", shutdown.clone(), move || {
+                crate::workers::scheduler::run(scheduler_ctx.clone(), stop.clone())
+            }));
         }
         let http = Arc::new(HttpState {
             verifier: Verifier::new(ctx.settings.signing_secret.expose_secret()),
@@ -122,6 +125,29 @@ impl App {
             tasks,
         }
     }
+}
+
+/// Runs a background loop, and starts it again if it ends (a panic) before
+/// shutdown: a dead dispatcher must not leave a service that looks ready.
+fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, start: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let ended = tokio::spawn(start()).await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            metrics::counter!("intake_task_restarts_total", "task" => name).increment(1);
+            match ended {
+                Err(e) => error!(task = name, error = %e, "a background task panicked; starting it again"),
+                Ok(()) => error!(task = name, "a background task stopped unexpectedly; starting it again"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
 }
 
 /// A started service.

@@ -161,6 +161,7 @@ pub struct RawOutbox {
     pub batch_size: u64,
     pub max_attempts: u32,
     pub retry_base_ms: u64,
+    pub retention: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

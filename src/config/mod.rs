@@ -163,6 +163,8 @@ pub struct OutboxSettings {
     pub max_attempts: u32,
     /// First retry delay after a transient failure; doubles each attempt.
     pub retry_base: Duration,
+    /// Sent messages are deleted this long after they were written.
+    pub retention: chrono::TimeDelta,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +350,12 @@ impl Settings {
             batch_size: raw.outbox.batch_size,
             max_attempts: raw.outbox.max_attempts,
             retry_base: Duration::from_millis(raw.outbox.retry_base_ms.max(1)),
+            retention: chrono::TimeDelta::from_std(wall_duration(
+                "outbox.retention",
+                &raw.outbox.retention,
+                &policy.calendar,
+            )?)
+            .map_err(|_| invalid("outbox.retention", "is too long"))?,
         };
         Ok(Self {
             bind,

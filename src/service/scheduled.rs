@@ -55,6 +55,8 @@ pub async fn run_due(ctx: &Context, at: DateTime<Utc>, dry_run: bool) -> Result<
     if !dry_run {
         // Slack retries within minutes; a week of event ids is plenty.
         crate::store::events::forget_before(ctx.store.writer(), at - chrono::TimeDelta::days(7)).await?;
+        let retention = ctx.settings.outbox.retention;
+        outbox::forget_sent_before(ctx.store.writer(), at - retention, 10_000).await?;
     }
     if !dry_run && !report.lines.is_empty() {
         ctx.outbox.wake();

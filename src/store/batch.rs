@@ -8,7 +8,10 @@
 //! stored. On PostgreSQL several batches run at once.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -51,7 +54,18 @@ impl<Item: Send + 'static, Answer: Send + 'static> Batcher<Item, Answer> {
                         break;
                     }
                     let (items, answers): (Vec<Item>, Vec<Reply<Answer>>) = batch.drain(..).unzip();
-                    let results = store(items).await;
+                    let count = items.len();
+                    // A panic while storing fails this batch, not the task:
+                    // later items are still stored.
+                    let results = match AssertUnwindSafe(store(items)).catch_unwind().await {
+                        Ok(results) => results,
+                        Err(_) => {
+                            tracing::error!(batch = name, count, "storing a batch panicked; its items failed");
+                            (0..count)
+                                .map(|_| Err(format!("{name}: storing failed unexpectedly")))
+                                .collect()
+                        }
+                    };
                     debug_assert_eq!(results.len(), answers.len(), "{name}: one answer per item");
                     for (answer, result) in answers.into_iter().zip(results) {
                         let _ = answer.send(result);

@@ -101,7 +101,19 @@ impl Store {
                     // ~100 a second under load (seen with strace).
                     .pragma("temp_store", "memory")
             });
-        Ok(Database::connect(options).await?)
+        // Processes opening a fresh SQLite file together race to switch it
+        // to WAL, and the loser is told "database is locked" at once
+        // (SQLite's busy handler does not cover that switch): try again.
+        let mut attempt = 0;
+        loop {
+            match Database::connect(options.clone()).await {
+                Err(e) if attempt < 20 && e.to_string().contains("database is locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                connected => return Ok(connected?),
+            }
+        }
     }
 
     /// Applies pending migrations, all in one transaction: a crash half

@@ -271,6 +271,52 @@ pub async fn counts(conn: &impl ConnectionTrait) -> Result<(u64, u64, u64), Stor
     Ok((count(PENDING).await?, count(SENT).await?, count(DEAD).await?))
 }
 
+/// What the dispatcher's gauges show: pending and dead messages, and when
+/// the oldest pending one was written.
+pub async fn depth(conn: &impl ConnectionTrait) -> Result<(u64, u64, Option<DateTime<Utc>>), StoreError> {
+    let count = |status: &'static str| {
+        outbox_message::Entity::find()
+            .filter(Column::Status.eq(status))
+            .count(conn)
+    };
+    let oldest: Option<DateTime<Utc>> = outbox_message::Entity::find()
+        .select_only()
+        .column(Column::CreatedAt)
+        .filter(Column::Status.eq(PENDING))
+        .order_by_asc(Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok((count(PENDING).await?, count(DEAD).await?, oldest))
+}
+
+/// Retention: sent messages written before `before` are deleted (pending
+/// and dead ones stay until they are dealt with). At most `limit` a call.
+pub async fn forget_sent_before(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let old: Vec<i64> = outbox_message::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(SENT))
+        .filter(Column::CreatedAt.lt(before))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let result = outbox_message::Entity::delete_many()
+        .filter(Column::Id.is_in(old))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Every message of one request, oldest first.
 pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Vec<OutboxRow>, StoreError> {
     Ok(outbox_message::Entity::find()

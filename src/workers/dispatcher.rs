@@ -24,6 +24,9 @@ use crate::slack::render;
 use crate::store::outbox::{self as queue, OutboxRow};
 use crate::store::{Store, StoreError, requests};
 
+/// How often the outbox gauges are refreshed.
+const GAUGE_EVERY: Duration = Duration::from_secs(1);
+
 /// The longest a message waits between two transient failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -71,7 +74,12 @@ impl Dispatcher {
 
     pub async fn run(self, shutdown: CancellationToken) {
         info!(owner = %self.owner, "outbox dispatcher started");
+        let mut gauged: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
+            if gauged.is_none_or(|at| at.elapsed() >= GAUGE_EVERY) {
+                self.record_gauges().await;
+                gauged = Some(std::time::Instant::now());
+            }
             let delivered = match self.round().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -90,6 +98,20 @@ impl Dispatcher {
         match queue::release(self.store.writer(), &self.owner).await {
             Ok(released) => info!(released, "outbox dispatcher stopped; leases released"),
             Err(e) => warn!(error = %e, "could not release outbox leases; they expire on their own"),
+        }
+    }
+
+    /// The outbox's depth as gauges, kept here so a `/metrics` scrape runs
+    /// no query.
+    async fn record_gauges(&self) {
+        match queue::depth(self.store.db()).await {
+            Ok((pending, dead, oldest)) => {
+                metrics::gauge!("intake_outbox_messages", "status" => "pending").set(pending as f64);
+                metrics::gauge!("intake_outbox_messages", "status" => "dead").set(dead as f64);
+                let age = oldest.map_or(0.0, |at| (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+                metrics::gauge!("intake_outbox_oldest_pending_seconds").set(age);
+            }
+            Err(e) => warn!(error = %e, "could not read the outbox's depth for the gauges"),
         }
     }
 

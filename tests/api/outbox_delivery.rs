@@ -132,8 +132,16 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     );
     // Without an intake post, the receipt says where to look instead of linking.
     assert_eq!(slack.attempts_to("chat.getPermalink"), 0);
-    // Operators see the dead messages on /metrics.
-    let metrics = app.request("GET", "/metrics", &[], vec![]).await.body;
+    // Operators see the dead messages on /metrics (the dispatcher keeps
+    // the gauges, refreshed every second).
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = app.request("GET", "/metrics", &[], vec![]).await.body;
+        if metrics.contains("intake_outbox_messages{status=\"dead\"} 2") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         metrics.contains("intake_outbox_messages{status=\"dead\"} 2"),
         "{metrics}"
@@ -207,4 +215,18 @@ async fn replicas_started_together_on_a_fresh_database_all_migrate() {
     for replica in futures_util::future::join_all(replicas).await {
         replica.expect("the replica ran").expect("it migrated");
     }
+}
+
+#[tokio::test]
+async fn sent_messages_are_pruned_after_the_retention_and_dead_ones_kept() {
+    let (app, slack, _db) = spawn_with_request("sev2").await;
+    slack.fail_next("chat.postEphemeral", Failure::SlackError("channel_not_found".into()), 1);
+    assert_eq!(app.click("take", 1, STRANGER).await.status, 200);
+    app.settle().await;
+    let (_, sent, dead) = outbox::counts(app.db()).await.unwrap();
+    assert!(sent >= 2 && dead == 1, "{sent} sent, {dead} dead");
+    app.run_jobs(chrono::Utc::now() + chrono::TimeDelta::days(31)).await;
+    let (_, sent_after, dead_after) = outbox::counts(app.db()).await.unwrap();
+    assert_eq!(dead_after, 1, "dead messages wait for an operator");
+    assert!(sent_after < sent, "{sent} sent before, {sent_after} after");
 }
