@@ -62,6 +62,7 @@ fn request(n: i64, state: State) -> Request {
         state,
         submitter: "U0SUBMIT01".into(),
         owner: (state != State::New).then(|| "U0TRIAGE01".to_string()),
+        owner_unreachable: false,
         deadlines: SlaDeadlines {
             response_due: at + TimeDelta::hours(4),
             resolution_due: at + TimeDelta::days(3),

@@ -251,6 +251,10 @@ pub struct Request {
     pub state: State,
     pub submitter: String,
     pub owner: Option<String>,
+    /// Slack refused a DM to the owner because they left (or cannot be
+    /// DMed): a triager should assign someone else. Cleared whenever the
+    /// owner changes.
+    pub owner_unreachable: bool,
     pub deadlines: SlaDeadlines,
     pub created_at: DateTime<Utc>,
     /// Where accepted work is tracked.
@@ -290,6 +294,7 @@ impl Request {
             state,
             submitter: "U0SUBMIT01".into(),
             owner: None,
+            owner_unreachable: false,
             deadlines: SlaDeadlines {
                 response_due: at,
                 resolution_due: at,

@@ -99,6 +99,18 @@ impl DedupeKey {
         Self(format!("req:{}:restore:{interaction}", number.0))
     }
 
+    /// The thread line saying that the DM in outbox row `dead` (marked
+    /// dead) could not reach its recipient.
+    pub fn unreachable(number: RequestNumber, dead: i64) -> Self {
+        Self(format!("req:{}:unreachable:{dead}", number.0))
+    }
+
+    /// The card refresh showing that the owner the DM in outbox row `dead`
+    /// was for cannot be reached.
+    pub fn unreachable_owner_card(number: RequestNumber, dead: i64) -> Self {
+        Self(format!("req:{}:unreachable:{dead}:card", number.0))
+    }
+
     /// An ephemeral explanation for one interaction (its trigger id), so a
     /// retried click explains once.
     pub fn explanation(interaction: &str) -> Self {
@@ -233,5 +245,10 @@ mod tests {
         );
         assert_eq!(DedupeKey::reaction_explanation("Ev1").as_str(), "ephemeral:react:Ev1");
         assert_eq!(DedupeKey::followup(n, None).as_str(), "followup:42:0");
+        assert_eq!(DedupeKey::unreachable(n, 7).as_str(), "req:42:unreachable:7");
+        assert_eq!(
+            DedupeKey::unreachable_owner_card(n, 7).as_str(),
+            "req:42:unreachable:7:card"
+        );
     }
 }

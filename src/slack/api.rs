@@ -44,6 +44,62 @@ impl std::fmt::Display for CallError {
     }
 }
 
+impl CallError {
+    /// What an operator should look at when a message is dead, for the log;
+    /// `None` when the error suggests nothing in particular.
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            Self::Permanent(e) => advice(e),
+            _ => None,
+        }
+    }
+}
+
+/// Slack's error code at the start of a refusal (`code`, or `code (details)`).
+pub fn error_code(error: &str) -> &str {
+    error.split_once(' ').map_or(error, |(code, _)| code)
+}
+
+/// What a permanent refusal's code suggests to check.
+pub fn advice(error: &str) -> Option<&'static str> {
+    Some(match error_code(error) {
+        "channel_not_found" | "not_in_channel" | "is_archived" => {
+            "check the channel id and that the bot is in the channel"
+        }
+        "user_not_found" | "account_inactive" => "the person left or was deactivated; a thread line says so",
+        "cannot_dm_bot" => "the recipient is a bot",
+        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "missing_scope" => {
+            "check the bot token and its scopes"
+        }
+        "invalid_blocks" | "invalid_blocks_format" | "msg_too_long" | "no_text" => {
+            "the message was refused as rendered"
+        }
+        _ => return None,
+    })
+}
+
+/// Why a DM could not reach a person, when Slack's refusal says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// `user_not_found`: Slack does not know them (any more).
+    UnknownUser,
+    /// `account_inactive`: their account is deactivated.
+    Deactivated,
+    /// `cannot_dm_bot`: a bot, which cannot be sent a DM.
+    Bot,
+}
+
+impl Unreachable {
+    pub fn from_error(error: &str) -> Option<Self> {
+        match error_code(error) {
+            "user_not_found" => Some(Self::UnknownUser),
+            "account_inactive" => Some(Self::Deactivated),
+            "cannot_dm_bot" => Some(Self::Bot),
+            _ => None,
+        }
+    }
+}
+
 /// Slack error codes that mean "try again later" rather than "this is wrong".
 const TRANSIENT_CODES: [&str; 5] = [
     "ratelimited",
@@ -315,6 +371,29 @@ impl SlackApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_advice_matches_the_code_at_the_start() {
+        assert_eq!(
+            advice("account_inactive"),
+            Some("the person left or was deactivated; a thread line says so")
+        );
+        assert_eq!(advice("cannot_dm_bot"), Some("the recipient is a bot"));
+        assert!(advice("not_in_channel").unwrap().contains("bot is in the channel"));
+        assert!(advice("missing_scope").unwrap().contains("scopes"));
+        assert_eq!(
+            advice("invalid_blocks (must be less than 3001 characters)"),
+            Some("the message was refused as rendered")
+        );
+        assert_eq!(advice("unreadable answer from Slack (HTTP 200)"), None);
+        assert_eq!(advice("user_not_found_x"), None);
+        assert_eq!(CallError::Transient("user_not_found".into()).advice(), None);
+        assert_eq!(
+            Unreachable::from_error("user_not_found (details)"),
+            Some(Unreachable::UnknownUser)
+        );
+        assert_eq!(Unreachable::from_error("channel_not_found"), None);
+    }
 
     #[test]
     fn only_an_answer_that_starts_ok_true_skips_parsing() {

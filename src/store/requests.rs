@@ -154,6 +154,27 @@ pub async fn set_post(
     Ok(())
 }
 
+/// Records that `owner`, still the request's owner, cannot be reached (a
+/// DM to them died). Bumps the version, so a step read before this does
+/// not write the flag back, but not `updated_at` (it is not a step).
+/// `false` if they no longer own it or it was already recorded.
+pub async fn set_owner_unreachable(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    owner: &str,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let result = request::Entity::update_many()
+        .col_expr(request::Column::OwnerUnreachable, true.into())
+        .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
+        .filter(request::Column::Id.eq(number.0))
+        .filter(request::Column::Owner.eq(owner))
+        .filter(request::Column::OwnerUnreachable.eq(false))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
 /// A triage step to store: the request before and as it becomes.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
@@ -178,6 +199,7 @@ pub async fn apply_change(
     let result = request::Entity::update_many()
         .col_expr(request::Column::State, after.state.as_str().into())
         .col_expr(request::Column::Owner, after.owner.clone().into())
+        .col_expr(request::Column::OwnerUnreachable, after.owner_unreachable.into())
         .col_expr(request::Column::Severity, after.severity.as_str().into())
         .col_expr(request::Column::ResponseDueAt, after.deadlines.response_due.into())
         .col_expr(request::Column::ResolutionDueAt, after.deadlines.resolution_due.into())
@@ -321,6 +343,7 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         link: row.link.map(Link::stored),
         submitter: row.submitter,
         owner: row.owner,
+        owner_unreachable: row.owner_unreachable,
         created_at: row.created_at,
         tracker,
         revisit_on: row.revisit_on,

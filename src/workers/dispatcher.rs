@@ -215,8 +215,8 @@ impl Dispatcher {
                 )
             }
             Err(e) => {
-                error!(error = %e, attempts = row.attempts + 1,
-                    "message is dead: Slack refused it and retrying cannot help (check the channel id, that the bot is in the channel, and the token's scopes)");
+                error!(error = %e, attempts = row.attempts + 1, hint = e.advice().unwrap_or("none"),
+                    "message is dead: Slack refused it and retrying cannot help");
                 Settled::Dead(e.to_string())
             }
         }

@@ -13,7 +13,7 @@
 //! ([`FakeSlack::counts`]), what `chat.postMessage` posted is kept track of
 //! ([`FakeSlack::posts`]: duplicates, intake posts, receipts, the arrival
 //! window), and failures (429, 5xx, `ok:false`) and latency can be injected
-//! per method. Success bodies come from `samples/web-api/` where a sample
+//! per method, or per method and channel (one DM recipient). Success bodies come from `samples/web-api/` where a sample
 //! exists, patched with what the request asked for.
 //!
 //! A call is recorded when its request arrives, before the answer is sent:
@@ -171,11 +171,18 @@ struct Log {
     entries: Vec<Entry>,
     fail_next: HashMap<String, VecDeque<Failure>>,
     fail_always: HashMap<String, Failure>,
+    /// (method, channel) → failure: checked before the per-method rules.
+    fail_channel: HashMap<(String, String), Failure>,
     latency: Duration,
 }
 
 impl Log {
-    fn take_failure(&mut self, method: &str) -> Option<Failure> {
+    fn take_failure(&mut self, method: &str, channel: Option<&str>) -> Option<Failure> {
+        if let Some(channel) = channel.filter(|_| !self.fail_channel.is_empty())
+            && let Some(failure) = self.fail_channel.get(&(method.to_owned(), channel.to_owned()))
+        {
+            return Some(failure.clone());
+        }
         let queued = self.fail_next.get_mut(method).and_then(VecDeque::pop_front);
         queued.or_else(|| self.fail_always.get(method).cloned())
     }
@@ -353,10 +360,20 @@ impl FakeSlack {
         self.inject().fail_always.insert(method.to_owned(), failure);
     }
 
+    /// Every call to `method` whose `channel` parameter is `channel` (a
+    /// user id for a DM) fails with `failure` until `clear_failures`,
+    /// before any per-method failure: one recipient who cannot be reached.
+    pub fn fail_channel(&self, method: &str, channel: &str, failure: Failure) {
+        self.inject()
+            .fail_channel
+            .insert((method.to_owned(), channel.to_owned()), failure);
+    }
+
     pub fn clear_failures(&self) {
         let mut log = self.shared.log();
         log.fail_next.clear();
         log.fail_always.clear();
+        log.fail_channel.clear();
     }
 
     /// Delay every answer by `latency` (for benchmarks); zero by default.
@@ -485,7 +502,8 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
 
     // Recording takes the failure and logs the call in one critical section.
     let mut log = (recording || shared.injecting.load(Relaxed)).then(|| shared.log());
-    let failure = log.as_mut().and_then(|log| log.take_failure(method));
+    let channel = params.get("channel").and_then(Value::as_str);
+    let failure = log.as_mut().and_then(|log| log.take_failure(method, channel));
     let latency = log.as_ref().map_or(Duration::ZERO, |log| log.latency);
     let (response, ok) = match failure {
         Some(failure) => (failure_response(&failure), false),

@@ -6,6 +6,7 @@ mod digest;
 mod escalation;
 mod http_edges;
 mod outbox_delivery;
+mod person_left;
 mod request_flow;
 mod scheduler;
 mod severity;

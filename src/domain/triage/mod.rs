@@ -427,6 +427,10 @@ pub fn transition(
     let mut after = request.clone();
     after.state = judged.to;
     after.owner = judged.owner;
+    if after.owner != request.owner {
+        // Whether the new owner can be reached is not known yet.
+        after.owner_unreachable = false;
+    }
     after.version = request.version + 1;
     if judged.severity != request.severity
         && let (Some(old), Some(new)) = (policy.severity(&request.severity), policy.severity(&judged.severity))

@@ -200,6 +200,40 @@ fn take_makes_the_taker_owner_and_assign_the_assignee() {
 }
 
 #[test]
+fn an_unreachable_owner_stays_flagged_until_the_owner_changes() {
+    let mut changed = 0;
+    for state in State::ALL {
+        let flagged = Request {
+            owner_unreachable: true,
+            ..request(state)
+        };
+        for event in events() {
+            for role in ROLES {
+                let Ok(step) = step(&flagged, &event, &actor(role)) else {
+                    continue;
+                };
+                let same_owner = step.after.owner == flagged.owner;
+                assert_eq!(step.after.owner_unreachable, same_owner, "{state:?} {event:?} {role:?}");
+                changed += usize::from(!same_owner);
+            }
+        }
+    }
+    assert!(changed > 0, "some step changes the owner");
+    let assigned = step(
+        &Request {
+            owner_unreachable: true,
+            ..request(State::Triaged)
+        },
+        &Event::Assign {
+            to: "U0NEWOWN01".into(),
+        },
+        &actor(Role::Triager),
+    )
+    .unwrap();
+    assert!(!assigned.after.owner_unreachable);
+}
+
+#[test]
 fn assigning_the_current_owner_again_changes_nothing() {
     let same = Event::Assign { to: OWNER.into() };
     assert_eq!(

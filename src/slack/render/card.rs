@@ -17,7 +17,7 @@ use crate::slack::action::Action;
 
 /// The request's card in the intake channel; later updated in place.
 pub fn intake_message(request: &Request, severities: &Severities) -> Value {
-    let owner = request.owner.as_deref().map_or("–".to_string(), |o| format!("<@{o}>"));
+    let owner = super::owner_mention(request).unwrap_or_else(|| "–".to_string());
     let area = request.area.as_deref().map_or("–".to_string(), escape);
     let mut header = format!(
         "*{} {}*\n*Type:* {}   *Severity:* {}   *Area:* {}\n*From:* <@{}>   *Status:* {}   *Owner:* {}",

@@ -18,10 +18,7 @@ fn running_deadline(request: &Request) -> String {
 }
 
 fn line(request: &Request) -> String {
-    let owner = request
-        .owner
-        .as_deref()
-        .map_or("no owner yet".to_string(), |o| format!("<@{o}>"));
+    let owner = super::owner_mention(request).unwrap_or_else(|| "no owner yet".to_string());
     format!(
         "• *{} {}* — {}, {}, {}",
         request.number,

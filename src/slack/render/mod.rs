@@ -421,6 +421,27 @@ pub fn needs_intake_message(payload: &str) -> (bool, bool) {
     )
 }
 
+/// The person a payload is a DM to: its `channel`, when that is a user id
+/// (`U…`, `W…`), which posts to the app's DM with them.
+pub fn dm_recipient(payload: &str) -> Option<String> {
+    let payload: Value = serde_json::from_str(payload).ok()?;
+    let channel = payload.get("channel")?.as_str()?;
+    let is_user = channel.starts_with(['U', 'W'])
+        && channel.len() > 1
+        && channel.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    is_user.then(|| channel.to_string())
+}
+
+/// The owner as a mention, marked when a DM to them failed because they
+/// left: a triager should assign someone else.
+pub(crate) fn owner_mention(request: &Request) -> Option<String> {
+    let owner = request.owner.as_deref()?;
+    Some(match request.owner_unreachable {
+        true => format!("<@{owner}> (owner unreachable)"),
+        false => format!("<@{owner}>"),
+    })
+}
+
 /// The intake message, posted to the intake channel.
 pub fn intake_post(request: &Request, severities: &Severities, channel: &str) -> Value {
     let mut card = intake_message(request, severities);
@@ -504,6 +525,26 @@ mod tests {
     fn text_that_fits_is_not_cut() {
         assert_eq!(escape_truncated("abc", 3), "abc");
         assert_eq!(escape_truncated("abcd", 3), "ab…");
+    }
+
+    #[test]
+    fn a_dm_is_a_post_to_a_user_id() {
+        assert_eq!(
+            dm_recipient(r#"{"channel":"U0GONE0001","text":"x"}"#).as_deref(),
+            Some("U0GONE0001")
+        );
+        assert_eq!(
+            dm_recipient(r#"{"channel":"W0ENTERPR1"}"#).as_deref(),
+            Some("W0ENTERPR1")
+        );
+        for other in [
+            r#"{"channel":"C0INTAKE01"}"#,
+            r#"{"channel":"<intake:channel>","thread_ts":"<intake:ts>"}"#,
+            r#"{"text":"no channel"}"#,
+            "not json",
+        ] {
+            assert_eq!(dm_recipient(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -123,10 +123,7 @@ fn listing(title: &str, list: &Listing, detail: impl Fn(&Request) -> String) -> 
 }
 
 fn owner(request: &Request) -> String {
-    request
-        .owner
-        .as_deref()
-        .map_or("no owner".to_string(), |o| format!("<@{o}>"))
+    super::owner_mention(request).unwrap_or_else(|| "no owner".to_string())
 }
 
 /// "75% (3 of 4)", or "–" when nothing was counted.

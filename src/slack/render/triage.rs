@@ -11,6 +11,7 @@ use crate::domain::severity::Severities;
 use crate::domain::state::State;
 use crate::domain::triage::{Actor, Allowed, Event, StepKind, TransitionError};
 use crate::slack::action::{Action, Modal, StepForm};
+use crate::slack::api::Unreachable;
 
 fn text_input(block: &str, label: &str, multiline: bool, optional: bool, hint: Option<&str>) -> Value {
     let mut input = json!({
@@ -366,4 +367,19 @@ pub fn refusal(request: &Request, error: &TransitionError) -> String {
         ),
         TransitionError::Unchanged => format!("{n} already looks like that; nothing changed."),
     }
+}
+
+/// The line in the request's thread when a DM to `person` died because
+/// they cannot be reached; `owner`: they own the request.
+pub fn unreachable_line(person: &str, why: Unreachable, owner: bool) -> Value {
+    let why = match why {
+        Unreachable::UnknownUser => "Slack does not know them (they may have left)",
+        Unreachable::Deactivated => "their account is deactivated",
+        Unreachable::Bot => "they are a bot, and bots cannot be sent DMs",
+    };
+    let next = match owner {
+        true => "They own this request: a triager should assign it to someone else.",
+        false => "They will not hear from me about this request.",
+    };
+    super::thread_reply(&format!("I could not reach <@{person}> by DM: {why}. {next}"), false)
 }
