@@ -38,6 +38,7 @@ pub mod request {
         pub oncall_ts: Option<String>,
         pub demand: i32,
         pub sla_cycle: i32,
+        pub intake_error: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -135,6 +135,7 @@ fn seed_row(id: i64, rng: &mut Rng, now: DateTime<Utc>) -> (request::ActiveModel
         // Few requests collect "+1"s.
         demand: Set(if rng.below(50) == 0 { 1 + rng.below(9) as i32 } else { 0 }),
         sla_cycle: Set(0),
+        intake_error: Set(None),
     };
     let event = |kind: &str, from: Option<&str>, to: &str, at: DateTime<Utc>| request_event::ActiveModel {
         request_id: Set(id),

@@ -1,6 +1,10 @@
 //! The SLA cycle: a count of the times a request's SLA started over (a new
 //! severity, a reopen), part of its reminders' keys so a new cycle's
 //! reminders are not silenced by the last one's.
+//!
+//! The intake error: why a request's card could not be posted (Slack's
+//! error, e.g. `channel_not_found`), kept until a fresh card is posted, so
+//! lists show the request as "not posted".
 
 use sea_orm_migration::prelude::*;
 
@@ -11,11 +15,13 @@ pub struct Migration;
 enum Requests {
     Table,
     SlaCycle,
+    IntakeError,
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite alters one column per statement.
         manager
             .alter_table(
                 Table::alter()
@@ -23,17 +29,23 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(Requests::SlaCycle).integer().not_null().default(0))
                     .to_owned(),
             )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            .await?;
         manager
             .alter_table(
                 Table::alter()
                     .table(Requests::Table)
-                    .drop_column(Requests::SlaCycle)
+                    .add_column(ColumnDef::new(Requests::IntakeError).text().null())
                     .to_owned(),
             )
             .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Requests::IntakeError, Requests::SlaCycle] {
+            manager
+                .alter_table(Table::alter().table(Requests::Table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
