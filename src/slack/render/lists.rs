@@ -22,8 +22,9 @@ fn line(request: &Request) -> String {
         .owner
         .as_deref()
         .map_or("no owner yet".to_string(), |o| format!("<@{o}>"));
+    let not_posted = super::not_posted(request).map_or(String::new(), |n| format!(", {n}"));
     format!(
-        "• *{} {}* — {}, {}, {}",
+        "• *{} {}* — {}, {}, {}{not_posted}",
         request.number,
         escape(request.title.as_str()),
         request.state.label(),
