@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,11 +40,45 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Post request N's card again after Slack refused it; the messages that
+    /// waited for the card follow it.
+    Repost {
+        /// The request number, e.g. 42 for #42.
+        number: i64,
+    },
+    /// Look at the outbox, or send dead messages again.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Print the Slack app manifest for a public base URL.
     Manifest {
         /// Where Slack reaches this service, e.g. https://intake.example.com
         #[arg(long)]
         url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// One line per message, oldest first: id, request, method, status,
+    /// attempts, last error (and "request #N not posted" for a dead card).
+    List {
+        /// Only the messages Slack refused for good.
+        #[arg(long)]
+        dead: bool,
+        /// Only request N's messages.
+        #[arg(long, value_name = "N")]
+        request: Option<i64>,
+    },
+    /// Put dead messages back to pending, attempts reset, and send them.
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "all_dead"])))]
+    Retry {
+        /// The message's id (from `intake outbox list`).
+        id: Option<i64>,
+        /// Every dead message.
+        #[arg(long)]
+        all_dead: bool,
     },
 }
 

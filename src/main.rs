@@ -5,12 +5,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use intake::cli::{Cli, Command};
+use intake::cli::{Cli, Command, OutboxCommand};
 use intake::config::Settings;
 use intake::config::redact_url;
 use intake::context::Context;
+use intake::domain::request::{PostKind, RequestNumber};
+use intake::service::repost::{self, Reposted};
 use intake::startup::{App, Parts};
-use intake::store::Store;
+use intake::store::{Store, outbox};
 use tracing::info;
 
 #[tokio::main]
@@ -69,9 +71,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("digest posted to {}", ctx.settings.digest_channel);
             }
         }
+        Command::Repost { number } => {
+            let ctx = intake::startup::context(settings).await?;
+            let number = RequestNumber(number);
+            match repost::repost(&ctx, number, chrono::Utc::now()).await? {
+                Reposted::Queued { waiting } => {
+                    println!(
+                        "request {number}: a fresh card is queued for {}, then {waiting} message(s) that waited for it",
+                        ctx.settings.intake_channel
+                    );
+                    deliver(&ctx).await?;
+                }
+                Reposted::AlreadyPosted => println!("request {number} is already posted; nothing to do"),
+                Reposted::UnderWay => println!(
+                    "request {number} is already being posted; `intake outbox list --request {}` shows how it goes",
+                    number.0
+                ),
+                Reposted::NoSuchRequest => anyhow::bail!("there is no request {number}"),
+            }
+        }
+        Command::Outbox {
+            command: OutboxCommand::List { dead, request },
+        } => {
+            let ctx = intake::startup::context(settings).await?;
+            let listing = outbox::Listing {
+                dead,
+                request: request.map(RequestNumber),
+            };
+            let rows = outbox::list(ctx.store.db(), listing, OUTBOX_LIST_LIMIT).await?;
+            if rows.is_empty() {
+                println!("no messages");
+            }
+            for row in &rows {
+                println!("{}", outbox_line(row));
+            }
+        }
+        Command::Outbox {
+            command: OutboxCommand::Retry { id, all_dead },
+        } => {
+            let ctx = intake::startup::context(settings).await?;
+            let id = if all_dead { None } else { id };
+            let retried = outbox::retry_dead(ctx.store.writer(), id, chrono::Utc::now()).await?;
+            match (retried, id) {
+                (0, Some(id)) => anyhow::bail!("message {id} is not dead (see `intake outbox list --dead`)"),
+                (n, _) => println!("{n} dead message(s) put back to pending"),
+            }
+            deliver(&ctx).await?;
+        }
         Command::Manifest { .. } => unreachable!("handled before loading config"),
     }
     Ok(())
+}
+
+/// `intake outbox list` shows at most this many messages.
+const OUTBOX_LIST_LIMIT: u64 = 10_000;
+
+/// One outbox message in `intake outbox list`.
+fn outbox_line(row: &outbox::OutboxRow) -> String {
+    let request = row.request_id.map_or("-".to_string(), |n| format!("#{n}"));
+    let error = row.last_error.as_deref().unwrap_or("-").replace('\n', " ");
+    let mut line = format!(
+        "{:>6}  {request:<6}  {:<18}  {:<10}  {:>2}  {error}",
+        row.id, row.method, row.status, row.attempts
+    );
+    if let (Some(PostKind::Intake), outbox::DEAD, Some(n)) = (outbox::records(row), row.status.as_str(), row.request_id)
+    {
+        line.push_str(&format!("  (request #{n} not posted)"));
+    }
+    line
 }
 
 fn print_report(lines: &[String], dry_run: bool) {

@@ -77,6 +77,7 @@ fn request(n: i64, state: State) -> Request {
         sla_cycle: 0,
         demand: 2,
         intake_message: None,
+        intake_error: None,
     }
 }
 

@@ -10,7 +10,7 @@ mod m20261125_000002_triage_fields;
 mod m20261125_000003_scheduler_fields;
 mod m20261125_000004_reactions;
 mod m20261125_000005_digest_indexes;
-mod m20261202_000006_sla_cycle;
+mod m20261202_000006_sla_cycle_and_intake_error;
 
 pub struct Migrator;
 
@@ -23,7 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_scheduler_fields::Migration),
             Box::new(m20261125_000004_reactions::Migration),
             Box::new(m20261125_000005_digest_indexes::Migration),
-            Box::new(m20261202_000006_sla_cycle::Migration),
+            Box::new(m20261202_000006_sla_cycle_and_intake_error::Migration),
         ]
     }
 }

@@ -276,6 +276,9 @@ pub struct Request {
     pub demand: i32,
     /// The card in the intake channel, once posted.
     pub intake_message: Option<MessageRef>,
+    /// Why the card could not be posted (Slack's error), until a fresh
+    /// card is: the request is "not posted".
+    pub intake_error: Option<String>,
 }
 
 #[cfg(test)]
@@ -309,6 +312,7 @@ impl Request {
             sla_cycle: 0,
             demand: 0,
             intake_message: None,
+            intake_error: None,
         }
     }
 }

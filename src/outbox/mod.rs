@@ -65,6 +65,24 @@ impl DedupeKey {
         Self(format!("req:{}:intake_post", number.0))
     }
 
+    /// The request's card posted again (`intake repost`, *Post again*):
+    /// the `nth` intake post of the request (the first is [`Self::intake_post`]).
+    pub fn intake_repost(number: RequestNumber, nth: usize) -> Self {
+        Self(format!("req:{}:intake_post:repost:{nth}", number.0))
+    }
+
+    /// A message that died for want of the card, sent again after the
+    /// `nth` intake post.
+    pub fn after_repost(dead: &DedupeKey, nth: usize) -> Self {
+        Self(format!("{}:repost:{nth}", dead.0))
+    }
+
+    /// Telling `recipient` (a triager, or `escalation` for the escalation
+    /// channel) that the intake post `failed_row` (an outbox id) died.
+    pub fn intake_failed(number: RequestNumber, failed_row: i64, recipient: &str) -> Self {
+        Self(format!("req:{}:intake_failed:{failed_row}:{recipient}", number.0))
+    }
+
     /// The submitter's receipt DM.
     pub fn receipt(number: RequestNumber) -> Self {
         Self(format!("req:{}:receipt", number.0))
@@ -249,6 +267,15 @@ mod tests {
         assert_eq!(
             DedupeKey::unreachable_owner_card(n, 7).as_str(),
             "req:42:unreachable:7:card"
+        );
+        assert_eq!(DedupeKey::intake_repost(n, 1).as_str(), "req:42:intake_post:repost:1");
+        assert_eq!(
+            DedupeKey::after_repost(&DedupeKey::step(n, 3, StepMessage::Thread), 1).as_str(),
+            "req:42:v3:thread:repost:1"
+        );
+        assert_eq!(
+            DedupeKey::intake_failed(n, 7, "U0TRIAGE01").as_str(),
+            "req:42:intake_failed:7:U0TRIAGE01"
         );
     }
 }

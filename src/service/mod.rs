@@ -1,7 +1,7 @@
 //! The use cases, one file each: file a request, run a triage step, open a
-//! form, show a list, record a reaction, run the scheduled jobs. Each
-//! receives a [`Context`], opens at most one transaction, and answers with
-//! a transport-neutral [`Reply`].
+//! form, show a list, record a reaction, run the scheduled jobs, post a
+//! card again. Each receives a [`Context`], opens at most one transaction,
+//! and answers with a transport-neutral [`Reply`].
 //!
 //! The three functions here are the one path from a parsed Slack payload
 //! to its use case: HTTP calls them today, and any other transport
@@ -11,6 +11,7 @@ pub mod explain;
 pub mod file_request;
 pub mod open_form;
 pub mod reaction;
+pub mod repost;
 pub mod scheduled;
 pub mod show;
 pub mod triage_step;

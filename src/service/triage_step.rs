@@ -155,6 +155,10 @@ pub async fn clicked(ctx: &Context, click: Click) -> Reply {
         return Reply::BadRequest(format!("action {:?} carries no request number", action.id()));
     };
     Span::current().record("request", number.0);
+    // Not a triage step: the card posted again.
+    if action == Action::Repost {
+        return super::repost::clicked(ctx, number, &user, &reply_to).await;
+    }
     let actor = actor(ctx, &user).await;
     if let Some(form) = action.form() {
         return super::open_form::step_form(ctx, number, form, &actor, &reply_to, &click.trigger_id).await;
@@ -216,8 +220,15 @@ fn click_event(ctx: &Context, action: Action, click: &Click) -> Result<Event, St
                 to: severity.key.clone(),
             }
         }
-        // Controls with a form open it first; this is never a click's event.
-        Action::AskInfo | Action::Accept | Action::Defer | Action::Reject | Action::Resolve | Action::AddInfo => {
+        // Controls with a form open it first, and Post again is no step;
+        // neither is ever a click's event.
+        Action::AskInfo
+        | Action::Accept
+        | Action::Defer
+        | Action::Reject
+        | Action::Resolve
+        | Action::AddInfo
+        | Action::Repost => {
             return Err(replies::unknown_control(action.id()));
         }
     })

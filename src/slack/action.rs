@@ -19,10 +19,13 @@ pub enum Action {
     Reopen,
     AddInfo,
     Confirm,
+    /// Post a request's card again after its post failed (the triagers'
+    /// notice). Not a triage step.
+    Repost,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Take,
         Action::Assign,
         Action::SetSeverity,
@@ -35,6 +38,7 @@ impl Action {
         Action::Reopen,
         Action::AddInfo,
         Action::Confirm,
+        Action::Repost,
     ];
 
     /// The `action_id`.
@@ -52,6 +56,7 @@ impl Action {
             Action::Reopen => "reopen",
             Action::AddInfo => "add_info",
             Action::Confirm => "confirm",
+            Action::Repost => "repost",
         }
     }
 
@@ -59,9 +64,10 @@ impl Action {
         Self::ALL.into_iter().find(|a| a.id() == id)
     }
 
-    /// The domain step this control starts.
-    pub fn step(self) -> StepKind {
-        match self {
+    /// The domain step this control starts; `None` for a control that is
+    /// not a triage step (*Post again*).
+    pub fn step(self) -> Option<StepKind> {
+        Some(match self {
             Action::Take => StepKind::Take,
             Action::Assign => StepKind::Assign,
             Action::SetSeverity => StepKind::SetSeverity,
@@ -74,13 +80,14 @@ impl Action {
             Action::Reopen => StepKind::Reopen,
             Action::AddInfo => StepKind::AddInfo,
             Action::Confirm => StepKind::Confirm,
-        }
+            Action::Repost => return None,
+        })
     }
 
     /// The control for a step a person can take, if it has one (escalation
     /// is an emoji, revisits and auto-close are the scheduler's).
     pub fn for_step(step: StepKind) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.step() == step)
+        Self::ALL.into_iter().find(|a| a.step() == Some(step))
     }
 
     /// The modal a control opens first, for steps that need words.
@@ -157,9 +164,18 @@ mod tests {
     fn every_id_reads_back_as_its_action() {
         for action in Action::ALL {
             assert_eq!(Action::from_id(action.id()), Some(action));
-            assert_eq!(Action::for_step(action.step()), Some(action));
+            if let Some(step) = action.step() {
+                assert_eq!(Action::for_step(step), Some(action));
+            }
         }
         assert_eq!(Action::from_id("reopen_all"), None);
+    }
+
+    #[test]
+    fn only_post_again_is_not_a_triage_step() {
+        let not_steps: Vec<Action> = Action::ALL.into_iter().filter(|a| a.step().is_none()).collect();
+        assert_eq!(not_steps, [Action::Repost]);
+        assert_eq!(Action::Repost.form(), None, "Post again opens no form");
     }
 
     #[test]

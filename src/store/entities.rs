@@ -39,6 +39,7 @@ pub mod request {
         pub demand: i32,
         pub sla_cycle: i32,
         pub owner_unreachable: bool,
+        pub intake_error: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

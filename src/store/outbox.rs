@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::domain::request::{PostKind, RequestNumber};
-use crate::outbox::{Method, OutboundMessage};
+use crate::outbox::{DedupeKey, Method, OutboundMessage};
 use crate::store::StoreError;
 use crate::store::entities::outbox_message::{self, Column};
 
@@ -23,6 +23,12 @@ pub const DEAD: &str = "dead";
 /// Never to be sent: its key only records that the message was considered
 /// (a scheduled digest with nothing to report).
 pub const SKIPPED: &str = "skipped";
+/// Was dead, then replaced when its request's card was posted again: sent
+/// anew under another key, or (a card refresh) no longer needed.
+pub const SUPERSEDED: &str = "superseded";
+/// The dispatcher's words (`last_error`) for a message that died because
+/// its request's card was never posted.
+pub const NO_INTAKE_MESSAGE: &str = "has no intake message";
 
 /// How a row remembers which of its request's posts it is.
 fn post_kind_name(post: PostKind) -> &'static str {
@@ -366,4 +372,83 @@ pub async fn skip(
         .exec_without_returning(conn)
         .await?;
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Which rows `intake outbox list` shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Listing {
+    /// Only dead rows.
+    pub dead: bool,
+    /// Only this request's rows.
+    pub request: Option<RequestNumber>,
+}
+
+/// Outbox rows, oldest first, at most `limit`.
+pub async fn list(conn: &impl ConnectionTrait, listing: Listing, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
+    let mut query = outbox_message::Entity::find();
+    if listing.dead {
+        query = query.filter(Column::Status.eq(DEAD));
+    }
+    if let Some(number) = listing.request {
+        query = query.filter(Column::RequestId.eq(number.0));
+    }
+    Ok(query.order_by_asc(Column::Id).limit(limit).all(conn).await?)
+}
+
+/// Puts dead messages back to pending with no attempts counted: the one
+/// `id`, or every dead message. Returns how many.
+pub async fn retry_dead(conn: &impl ConnectionTrait, id: Option<i64>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let mut update = outbox_message::Entity::update_many()
+        .col_expr(Column::Status, PENDING.into())
+        .col_expr(Column::Attempts, 0.into())
+        .col_expr(Column::NextAttemptAt, now.into())
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(Column::Status.eq(DEAD));
+    if let Some(id) = id {
+        update = update.filter(Column::Id.eq(id));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}
+
+/// Enqueues a copy of `row` (same request, method, payload, and post to
+/// remember) under a new key, after every message already queued; `false`
+/// if that key was taken.
+pub async fn requeue(
+    conn: &impl ConnectionTrait,
+    row: &OutboxRow,
+    dedupe_key: &DedupeKey,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let copy = outbox_message::ActiveModel {
+        request_id: Set(row.request_id),
+        dedupe_key: Set(dedupe_key.as_str().to_string()),
+        method: Set(row.method.clone()),
+        payload: Set(row.payload.clone()),
+        on_sent: Set(row.on_sent.clone()),
+        status: Set(PENDING.to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(Ord::min(now, Utc::now())),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = outbox_message::Entity::insert(copy)
+        .on_conflict_do_nothing_on([Column::DedupeKey])
+        .exec_without_returning(conn)
+        .await?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Marks dead messages [`SUPERSEDED`].
+pub async fn supersede(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox_message::Entity::update_many()
+        .col_expr(Column::Status, SUPERSEDED.into())
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::Status.eq(DEAD))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

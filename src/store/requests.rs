@@ -145,9 +145,26 @@ pub async fn set_post(
         PostKind::Intake => (request::Column::IntakeChannel, request::Column::IntakeTs),
         PostKind::Oncall => (request::Column::OncallChannel, request::Column::OncallTs),
     };
-    request::Entity::update_many()
+    let mut update = request::Entity::update_many()
         .col_expr(channel_column, message.channel.as_str().into())
-        .col_expr(ts_column, message.ts.as_str().into())
+        .col_expr(ts_column, message.ts.as_str().into());
+    if post == PostKind::Intake {
+        // A card is up: the request is no longer "not posted".
+        update = update.col_expr(request::Column::IntakeError, Option::<String>::None.into());
+    }
+    update.filter(request::Column::Id.eq(number.0)).exec(conn).await?;
+    Ok(())
+}
+
+/// Records why a request's card could not be posted (`Some`, Slack's
+/// error), or that it is being posted again (`None`).
+pub async fn set_intake_error(
+    conn: &impl ConnectionTrait,
+    number: RequestNumber,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    request::Entity::update_many()
+        .col_expr(request::Column::IntakeError, error.map(str::to_string).into())
         .filter(request::Column::Id.eq(number.0))
         .exec(conn)
         .await?;
@@ -354,5 +371,6 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         sla_cycle: row.sla_cycle,
         demand: row.demand,
         intake_message,
+        intake_error: row.intake_error,
     })
 }

@@ -313,7 +313,13 @@ impl Dispatcher {
             },
             _ => None,
         };
-        Ok(render::fill_intake_link(payload, number, permalink.as_deref()))
+        let card = match message {
+            Some(_) => render::CardLink::Posted {
+                permalink: permalink.as_deref(),
+            },
+            None => render::CardLink::NotPosted,
+        };
+        Ok(render::fill_intake_link(payload, number, card))
     }
 }
 

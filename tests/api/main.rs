@@ -5,6 +5,7 @@
 mod digest;
 mod escalation;
 mod http_edges;
+mod orphan;
 mod outbox_delivery;
 mod person_left;
 mod request_flow;

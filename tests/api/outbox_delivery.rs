@@ -118,8 +118,11 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     let (app, slack, _db) = spawn_app().await;
     slack.fail_always("chat.postMessage", Failure::SlackError("channel_not_found".into()));
     assert_eq!(app.submit(&Form::default()).await.status, 200);
-    wait_until_settled(&app, 2).await;
+    // The card, the receipt, and the two triagers' notices that the card
+    // could not be posted (refused too).
+    wait_until_settled(&app, 4).await;
     let rows = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
+    assert_eq!(rows.len(), 4);
     for row in &rows {
         assert_eq!(row.status, "dead");
         assert_eq!(row.attempts, 1);
@@ -127,7 +130,7 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     }
     assert_eq!(
         slack.attempts_to("chat.postMessage"),
-        2,
+        4,
         "each tried once, none retried"
     );
     // Without an intake post, the receipt says where to look instead of linking.
@@ -143,7 +146,7 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(
-        metrics.contains("intake_outbox_messages{status=\"dead\"} 2"),
+        metrics.contains("intake_outbox_messages{status=\"dead\"} 4"),
         "{metrics}"
     );
 }

@@ -136,6 +136,7 @@ fn seed_row(id: i64, rng: &mut Rng, now: DateTime<Utc>) -> (request::ActiveModel
         demand: Set(if rng.below(50) == 0 { 1 + rng.below(9) as i32 } else { 0 }),
         sla_cycle: Set(0),
         owner_unreachable: Set(false),
+        intake_error: Set(None),
     };
     let event = |kind: &str, from: Option<&str>, to: &str, at: DateTime<Utc>| request_event::ActiveModel {
         request_id: Set(id),

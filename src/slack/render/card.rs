@@ -117,6 +117,8 @@ pub(crate) fn controls(request: &Request, severities: &Severities) -> Value {
             // Offered in the submitter's DMs, never on the card.
             Action::AddInfo => button(action, "Add info", n, Some("primary")),
             Action::Confirm => button(action, "Yes, fixed", n, Some("primary")),
+            // Offered in the triagers' notice when the card failed.
+            Action::Repost => button(action, "Post again", n, Some("primary")),
         })
         .collect();
     json!({"type": "actions", "block_id": format!("req:{}", n.0), "elements": elements})

@@ -19,8 +19,9 @@ fn running_deadline(request: &Request) -> String {
 
 fn line(request: &Request) -> String {
     let owner = super::owner_mention(request).unwrap_or_else(|| "no owner yet".to_string());
+    let not_posted = super::not_posted(request).map_or(String::new(), |n| format!(", {n}"));
     format!(
-        "• *{} {}* — {}, {}, {}",
+        "• *{} {}* — {}, {}, {}{not_posted}",
         request.number,
         escape(request.title.as_str()),
         request.state.label(),

@@ -390,22 +390,73 @@ pub fn oncall_alert(request: &Request, severity: &Severity, channel: &str, userg
     })
 }
 
-/// What replaces [`INTAKE_LINK`] once the intake message's permalink is known.
-pub fn intake_link(number: RequestNumber, permalink: Option<&str>) -> String {
-    match permalink {
-        Some(url) => format!("<{url}|View {number} in the intake channel>"),
-        None => format!("{number} is in the intake channel."),
+/// What became of a request's card, for the words that point to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardLink<'a> {
+    /// The card is in the intake channel; its permalink, if Slack gave one.
+    Posted { permalink: Option<&'a str> },
+    /// Slack refused the card for good (the triagers were told).
+    NotPosted,
+}
+
+/// What replaces [`INTAKE_LINK`]: a link to the card, or what happened to it.
+pub fn intake_link(number: RequestNumber, card: CardLink<'_>) -> String {
+    match card {
+        CardLink::Posted { permalink: Some(url) } => format!("<{url}|View {number} in the intake channel>"),
+        CardLink::Posted { permalink: None } => format!("{number} is in the intake channel."),
+        CardLink::NotPosted => format!(
+            "{number} is filed, but I could not post it to the intake channel yet. The product team has been told and will post it; it keeps its number, {number}."
+        ),
     }
 }
 
 /// [`INTAKE_LINK`] filled in, inside a JSON payload: the link is encoded
 /// as a JSON string's contents.
-pub fn fill_intake_link(payload: &str, number: Option<RequestNumber>, permalink: Option<&str>) -> String {
+pub fn fill_intake_link(payload: &str, number: Option<RequestNumber>, card: CardLink<'_>) -> String {
     let Some(number) = number else {
         return payload.replace(INTAKE_LINK, "");
     };
-    let link = serde_json::to_string(&intake_link(number, permalink)).unwrap_or_default();
+    let link = serde_json::to_string(&intake_link(number, card)).unwrap_or_default();
     payload.replace(INTAKE_LINK, link.trim_matches('"'))
+}
+
+/// A configured channel in mrkdwn: a link for an id, the `#name` otherwise.
+pub(crate) fn channel_mention(channel: &str) -> String {
+    match channel.starts_with('#') {
+        true => escape(channel),
+        false => format!("<#{}>", escape(channel)),
+    }
+}
+
+/// "not posted (channel_not_found)" for a request whose card Slack refused.
+pub(crate) fn not_posted(request: &Request) -> Option<String> {
+    let error = request.intake_error.as_deref()?;
+    Some(format!("not posted ({})", escape(error)))
+}
+
+/// Tells a triager (`to`, a user id) or the escalation channel that a
+/// request's card could not be posted to `intake_channel`: the request,
+/// Slack's `error`, what to do, and a *Post again* button.
+pub fn intake_post_failed(request: &Request, to: &str, intake_channel: &str, error: &str) -> Value {
+    let n = request.number;
+    let channel = channel_mention(intake_channel);
+    let text = format!(
+        ":warning: Request *{n} {}* from <@{}> could not be posted to {channel}: Slack said `{}`.\nUntil it is posted it has no card and no buttons; its submitter was told it keeps its number.\n*To fix:* invite the bot to {channel} or fix `channels.intake`, then click *Post again* or run `intake repost {}`.",
+        escape(request.title.as_str()),
+        request.submitter,
+        escape(error),
+        n.0,
+    );
+    json!({
+        "channel": to,
+        "text": format!("{n} {} could not be posted to the intake channel ({})", escape(request.title.as_str()), escape(error)),
+        "blocks": [
+            mrkdwn_section(text),
+            {"type": "actions", "block_id": format!("req:{}", n.0),
+             "elements": [button(Action::Repost, "Post again", n, Some("primary"))]},
+        ],
+        "unfurl_links": false,
+    })
 }
 
 /// The card's address placeholders filled in.

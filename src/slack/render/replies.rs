@@ -86,6 +86,34 @@ pub fn unknown_control(id: &str) -> String {
     )
 }
 
+/// *Post again* clicked by someone who does not triage.
+pub fn repost_is_for_triagers(number: RequestNumber) -> String {
+    format!("Only triagers can post {number} again.")
+}
+
+/// *Post again* worked: the card is on its way.
+pub fn reposting(number: RequestNumber, intake_channel: &str, waiting: usize) -> String {
+    let waiting = match waiting {
+        0 => String::new(),
+        1 => " The message that was waiting for it follows.".to_string(),
+        n => format!(" The {n} messages that were waiting for it follow."),
+    };
+    format!(
+        "Posting {number} to {} again.{waiting}",
+        super::channel_mention(intake_channel)
+    )
+}
+
+/// *Post again* on a request whose card is already up.
+pub fn already_posted(number: RequestNumber) -> String {
+    format!("{number} is already posted in the intake channel; nothing to do.")
+}
+
+/// *Post again* while a post of the card is still on its way.
+pub fn repost_under_way(number: RequestNumber) -> String {
+    format!("{number} is already being posted; if it fails again, the triagers will hear.")
+}
+
 /// Several changes raced and ours kept losing.
 pub fn busy(number: RequestNumber) -> String {
     format!("{number} is changing right now; please try again.")

@@ -94,6 +94,9 @@ pub fn followup(request: &Request, closes_at: DateTime<Utc>) -> Value {
 
 fn link(request: &Request) -> String {
     let label = format!("{} {}", request.number, escape(request.title.as_str()));
+    if let Some(not_posted) = super::not_posted(request) {
+        return format!("{label}, {not_posted}");
+    }
     match &request.intake_message {
         Some(message) => format!(
             "<https://slack.com/archives/{}/p{}|{label}>",
