@@ -329,7 +329,8 @@ fn fill_intake_address(row: &OutboxRow, payload: &str, message: Option<&MessageR
     match (message, row.request_id) {
         (Some(message), _) => Ok(render::fill_intake_address(payload, &message.channel, &message.ts)),
         (None, Some(number)) => Err(CallError::Permanent(format!(
-            "request #{number} has no intake message (its post failed)"
+            "request #{number} {} (its post failed)",
+            queue::NO_INTAKE_MESSAGE
         ))),
         (None, None) => Err(CallError::Permanent("no request for the intake message".into())),
     }
