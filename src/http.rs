@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::{Instrument, field, info_span, warn};
 
@@ -28,6 +28,8 @@ pub struct HttpState {
     pub services: Services,
     pub verifier: Verifier,
     pub metrics: PrometheusHandle,
+    /// Slack requests being handled; full means 503 (`server.max_in_flight`).
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 type Body = Full<Bytes>;
@@ -76,7 +78,15 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
         _ => None,
     };
     let response = match (request.method(), path.as_str(), slack_route) {
-        (&Method::POST, _, Some(route)) => slack(&state, route, request).await,
+        (&Method::POST, _, Some(route)) => match state.in_flight.try_acquire() {
+            Ok(_handling) => slack(&state, route, request).await,
+            Err(_) => {
+                metrics::counter!("intake_http_busy_total").increment(1);
+                let mut busy = text(StatusCode::SERVICE_UNAVAILABLE, "busy; try again in a second\n");
+                busy.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                busy
+            }
+        },
         (_, _, Some(_)) => text(StatusCode::METHOD_NOT_ALLOWED, "Slack routes accept POST only\n"),
         (&Method::GET, "/healthz", _) => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz", _) => match state.services.ctx.store.ping().await {

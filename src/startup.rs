@@ -108,6 +108,7 @@ impl App {
         let http = Arc::new(HttpState {
             verifier: Verifier::new(ctx.settings.signing_secret.expose_secret()),
             metrics: crate::telemetry::metrics(),
+            in_flight: Semaphore::new(ctx.settings.max_in_flight),
             services: self.services.clone(),
         });
         tasks.push(tokio::spawn(serve(

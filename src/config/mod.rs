@@ -184,6 +184,7 @@ pub struct Settings {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    pub max_in_flight: usize,
     pub database: DatabaseSettings,
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
@@ -242,8 +243,11 @@ impl Settings {
                 return Err(invalid(key, "must be 1 to 300 seconds"));
             }
         }
-        if raw.server.max_connections == 0 {
-            return Err(invalid("server.max_connections", "must be at least 1"));
+        if raw.server.max_connections == 0 || raw.server.max_in_flight == 0 {
+            return Err(invalid(
+                "server",
+                "max_connections and max_in_flight must be at least 1",
+            ));
         }
         if raw.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
@@ -364,6 +368,7 @@ impl Settings {
             header_timeout: Duration::from_secs(raw.server.header_timeout_secs),
             body_timeout: Duration::from_secs(raw.server.body_timeout_secs),
             max_connections: raw.server.max_connections,
+            max_in_flight: raw.server.max_in_flight,
             database: DatabaseSettings {
                 url: raw.database.url.clone(),
                 max_connections: raw.database.max_connections,

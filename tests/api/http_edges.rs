@@ -276,3 +276,22 @@ async fn connections_past_the_limit_are_closed_and_the_others_served() {
     }
     assert_eq!(answered, "ok\n", "a freed slot is served again");
 }
+
+#[tokio::test]
+async fn past_the_in_flight_limit_slack_is_told_to_retry_never_left_waiting() {
+    let (app, slack, _db) = spawn_app_with(|config| config.server.max_in_flight = 1).await;
+    slack.set_latency(std::time::Duration::from_millis(1500));
+    let app = std::sync::Arc::new(app);
+    let first = {
+        let app = app.clone();
+        tokio::spawn(async move { app.slash_command("checkout is slow").await })
+    };
+    // The first /request is waiting on views.open: the one slot is taken.
+    slack.wait_for_attempts("views.open", 1).await;
+    let body = command_body("another one");
+    let mut headers = signing::slack_headers(SIGNING_SECRET, signing::now_ts(), &body);
+    headers.push(("content-type", "application/x-www-form-urlencoded".to_string()));
+    let busy = app.request("POST", "/slack/commands", &headers, body).await;
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_eq!(first.await.unwrap().status, 200, "the first is answered as usual");
+}
