@@ -136,14 +136,15 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     // Without an intake post, the receipt says where to look instead of linking.
     assert_eq!(slack.attempts_to("chat.getPermalink"), 0);
     // Operators see the dead messages on /metrics (the dispatcher keeps
-    // the gauges, refreshed every second).
+    // the gauges, refreshed every second; the tests share one recorder, so
+    // another test's dispatcher may have the last word for a moment).
     let mut metrics = String::new();
-    for _ in 0..200 {
+    for _ in 0..400 {
         metrics = app.request("GET", "/metrics", &[], vec![]).await.body;
-        if metrics.contains("intake_outbox_messages{status=\"dead\"} 2") {
+        if metrics.contains("intake_outbox_messages{status=\"dead\"} 4") {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(
         metrics.contains("intake_outbox_messages{status=\"dead\"} 4"),
