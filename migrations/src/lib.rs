@@ -11,6 +11,7 @@ mod m20261125_000003_scheduler_fields;
 mod m20261125_000004_reactions;
 mod m20261125_000005_digest_indexes;
 mod m20261202_000006_sla_cycle_and_intake_error;
+mod m20261202_000007_outbox_in_doubt;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_reactions::Migration),
             Box::new(m20261125_000005_digest_indexes::Migration),
             Box::new(m20261202_000006_sla_cycle_and_intake_error::Migration),
+            Box::new(m20261202_000007_outbox_in_doubt::Migration),
         ]
     }
 }

@@ -163,6 +163,8 @@ pub struct RawOutbox {
     pub max_attempts: u32,
     pub retry_base_ms: u64,
     pub retention: String,
+    pub posts_per_channel_per_sec: u32,
+    pub post_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,6 +9,7 @@ pub mod file;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -165,6 +166,9 @@ pub struct OutboxSettings {
     pub retry_base: Duration,
     /// Sent messages are deleted this long after they were written.
     pub retention: chrono::TimeDelta,
+    /// `chat.postMessage` per channel: (posts a second, burst); `None`
+    /// when pacing is off.
+    pub channel_pace: Option<(NonZeroU32, NonZeroU32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +293,16 @@ impl Settings {
                 "batch_size, lease_secs and max_attempts must be at least 1",
             ));
         }
+        if raw.outbox.lease_secs <= raw.slack.request_timeout_secs.max(1) {
+            return Err(invalid(
+                "outbox.lease_secs",
+                format!(
+                    "{} must be longer than slack.request_timeout_secs ({}): a send must finish inside its lease, \
+                     or a second dispatcher could send the same message",
+                    raw.outbox.lease_secs, raw.slack.request_timeout_secs
+                ),
+            ));
+        }
         if raw.intake.areas.len() > 100 {
             return Err(invalid("intake.areas", "at most 100 areas fit in a Slack select"));
         }
@@ -360,6 +374,8 @@ impl Settings {
                 &policy.calendar,
             )?)
             .map_err(|_| invalid("outbox.retention", "is too long"))?,
+            channel_pace: NonZeroU32::new(raw.outbox.posts_per_channel_per_sec)
+                .map(|rate| (rate, NonZeroU32::new(raw.outbox.post_burst).unwrap_or(NonZeroU32::MIN))),
         };
         Ok(Self {
             bind,

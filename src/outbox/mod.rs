@@ -16,7 +16,7 @@ use crate::domain::reminders::{Permille, SlaKind};
 use crate::domain::request::{PostKind, RequestNumber};
 
 /// The Web API method a message is sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     PostMessage,
     UpdateMessage,

@@ -28,8 +28,11 @@ type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 pub enum CallError {
     /// Slack said 429: try again after this long.
     RateLimited(Duration),
-    /// 5xx, timeout, connection trouble: try again with backoff.
+    /// 5xx, no connection: try again with backoff.
     Transient(String),
+    /// Sent, but no answer came (a timeout, a dropped connection): it may
+    /// have taken effect. Try again with backoff, after checking.
+    Unanswered(String),
     /// `channel_not_found`, `invalid_auth`, a payload Slack rejects…: retrying cannot help.
     Permanent(String),
 }
@@ -39,6 +42,7 @@ impl std::fmt::Display for CallError {
         match self {
             Self::RateLimited(wait) => write!(f, "rate limited; retry after {}s", wait.as_secs()),
             Self::Transient(e) => write!(f, "transient: {e}"),
+            Self::Unanswered(e) => write!(f, "unanswered: {e}"),
             Self::Permanent(e) => write!(f, "{e}"),
         }
     }
@@ -136,6 +140,52 @@ fn refused(code: String, details: Vec<String>) -> CallError {
     }
 }
 
+/// The `event_type` of the metadata every outbox post carries: its dedupe
+/// key, so a post whose answer was lost can be found instead of resent.
+pub const METADATA_EVENT: &str = "intake_message";
+
+/// How many pages of history (200 messages each) a look-up reads at most.
+const HISTORY_PAGES: usize = 5;
+
+fn no_answer_within(limit: Duration) -> CallError {
+    CallError::Unanswered(format!("no answer within {} ms", limit.as_millis()))
+}
+
+/// One page of `conversations.history` / `conversations.replies`, only
+/// what a look-up reads.
+#[derive(serde::Deserialize)]
+struct HistoryPage {
+    #[serde(default)]
+    messages: Vec<HistoryMessage>,
+    response_metadata: Option<Cursor>,
+}
+
+#[derive(serde::Deserialize)]
+struct Cursor {
+    next_cursor: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct HistoryMessage {
+    ts: String,
+    metadata: Option<Metadata>,
+}
+
+#[derive(serde::Deserialize)]
+struct Metadata {
+    event_type: String,
+    #[serde(default)]
+    event_payload: serde_json::Map<String, Value>,
+}
+
+impl HistoryMessage {
+    fn carries(&self, key: &str) -> bool {
+        self.metadata.as_ref().is_some_and(|m| {
+            m.event_type == METADATA_EVENT && m.event_payload.get("key").and_then(Value::as_str) == Some(key)
+        })
+    }
+}
+
 /// `views.open` must finish inside Slack's 3-second trigger window.
 const INTERACTIVE_LIMIT: Duration = Duration::from_millis(2500);
 /// Look-ups made while Slack waits for an ack.
@@ -230,10 +280,7 @@ impl SlackApi {
     {
         match tokio::time::timeout(limit, call).await {
             Ok(result) => result.map_err(classify),
-            Err(_) => Err(CallError::Transient(format!(
-                "no answer within {} ms",
-                limit.as_millis()
-            ))),
+            Err(_) => Err(no_answer_within(limit)),
         }
     }
 
@@ -291,13 +338,32 @@ impl SlackApi {
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| CallError::Permanent(format!("bad request: {e}")))?;
+        self.exchange(request, limit).await
+    }
+
+    /// GETs a read method with its arguments in the query string (read
+    /// methods such as `conversations.history` take no JSON body).
+    async fn get_query(&self, method: &str, query: &[(&str, &str)], limit: Duration) -> Result<Bytes, CallError> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let request = hyper::Request::get(format!("{}/{method}?{query}", self.raw.api_url))
+            .header(AUTHORIZATION, self.raw.authorization.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| CallError::Permanent(format!("bad request: {e}")))?;
+        self.exchange(request, limit).await
+    }
+
+    /// Sends one request through the shared pool and classifies the answer.
+    async fn exchange(&self, request: hyper::Request<Full<Bytes>>, limit: Duration) -> Result<Bytes, CallError> {
         let exchange = async {
-            let response = self
-                .raw
-                .http
-                .request(request)
-                .await
-                .map_err(|e| CallError::Transient(e.to_string()))?;
+            let response = self.raw.http.request(request).await.map_err(|e| {
+                // Refused before anything was sent: nothing can have happened.
+                match e.is_connect() {
+                    true => CallError::Transient(e.to_string()),
+                    false => CallError::Unanswered(e.to_string()),
+                }
+            })?;
             let status = response.status();
             let retry_after = response
                 .headers()
@@ -309,17 +375,12 @@ impl SlackApi {
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| CallError::Transient(e.to_string()))?;
+                .map_err(|e| CallError::Unanswered(e.to_string()))?;
             Ok::<_, CallError>((status, retry_after, body.to_bytes()))
         };
         let (status, retry_after, body) = match tokio::time::timeout(limit, exchange).await {
             Ok(result) => result?,
-            Err(_) => {
-                return Err(CallError::Transient(format!(
-                    "no answer within {} ms",
-                    limit.as_millis()
-                )));
-            }
+            Err(_) => return Err(no_answer_within(limit)),
         };
         if status == hyper::StatusCode::TOO_MANY_REQUESTS {
             return Err(CallError::RateLimited(retry_after.unwrap_or(Duration::from_secs(1))));
@@ -346,6 +407,80 @@ impl SlackApi {
                 "unreadable answer from Slack (HTTP {status})"
             ))),
         }
+    }
+
+    /// Looks for a message this app posted with `key` in its metadata
+    /// (`event_type` [`METADATA_EVENT`]): in the thread `thread_ts` of
+    /// `channel` when given (`conversations.replies`), else in the channel
+    /// (`conversations.history`), among messages since `oldest` (unix
+    /// seconds). `channel` may be a user id: the app's DM with them is
+    /// looked in. A few pages at most: the message, if posted, is recent.
+    pub async fn find_posted(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        key: &str,
+        oldest: i64,
+    ) -> Result<Option<MessageRef>, CallError> {
+        let channel = match crate::slack::render::is_user_id(channel) {
+            true => self.dm_channel(channel).await?,
+            false => channel.to_string(),
+        };
+        let oldest = format!("{oldest}.000000");
+        let mut cursor = String::new();
+        for _ in 0..HISTORY_PAGES {
+            let mut query = vec![
+                ("channel", channel.as_str()),
+                ("oldest", oldest.as_str()),
+                ("include_all_metadata", "true"),
+                ("limit", "200"),
+            ];
+            if !cursor.is_empty() {
+                query.push(("cursor", cursor.as_str()));
+            }
+            let method = match thread_ts {
+                Some(ts) => {
+                    query.push(("ts", ts));
+                    "conversations.replies"
+                }
+                None => "conversations.history",
+            };
+            let answer = self.get_query(method, &query, self.timeout).await?;
+            let page: HistoryPage = serde_json::from_slice(&answer)
+                .map_err(|e| CallError::Permanent(format!("unreadable {method} answer: {e}")))?;
+            if let Some(found) = page.messages.iter().find(|m| m.carries(key)) {
+                return Ok(Some(MessageRef {
+                    channel,
+                    ts: found.ts.clone(),
+                }));
+            }
+            match page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.is_empty())
+            {
+                Some(next) => cursor = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// `conversations.open`: the id of the app's DM with `user`.
+    async fn dm_channel(&self, user: &str) -> Result<String, CallError> {
+        let body = serde_json::json!({ "users": user }).to_string();
+        let answer = self.post_json("conversations.open", body, self.timeout).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            channel: Channel,
+        }
+        #[derive(serde::Deserialize)]
+        struct Channel {
+            id: String,
+        }
+        let Answer { channel } = serde_json::from_slice(&answer)
+            .map_err(|e| CallError::Permanent(format!("unreadable conversations.open answer: {e}")))?;
+        Ok(channel.id)
     }
 
     /// `chat.getPermalink` for a posted message.

@@ -92,6 +92,8 @@ pub mod outbox_message {
         pub last_error: Option<String>,
         pub created_at: DateTimeUtc,
         pub sent_at: Option<DateTimeUtc>,
+        /// The last send may have reached Slack unrecorded: look before posting again.
+        pub in_doubt: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

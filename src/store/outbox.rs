@@ -140,9 +140,13 @@ pub async fn claim_due(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
+    // A lease that ran out (rather than being handed back) means its
+    // holder died or stalled mid-send: the message may be in Slack already.
+    let lapsed = Expr::case(Column::LeaseUntil.is_not_null(), true).finally(Expr::col(Column::InDoubt));
     outbox_message::Entity::update_many()
         .col_expr(Column::LeaseOwner, token.into())
         .col_expr(Column::LeaseUntil, (now + lease).into())
+        .col_expr(Column::InDoubt, lapsed.into())
         .filter(Column::Id.is_in(candidates))
         .filter(Column::Status.eq(PENDING))
         .filter(lease_free(now))
@@ -156,63 +160,91 @@ pub async fn claim_due(
         .await?)
 }
 
+/// Whether recording an outcome found the message still leased to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Held,
+    /// Another dispatcher took the message after our lease ran out (or an
+    /// operator changed it): nothing was written.
+    Lost,
+}
+
+/// Applies `changes` and hands the lease back, if the lease is still ours.
 async fn finish(
     conn: &impl ConnectionTrait,
     row: &OutboxRow,
     token: &str,
     changes: Vec<(Column, sea_orm::sea_query::SimpleExpr)>,
-) -> Result<(), StoreError> {
+) -> Result<Lease, StoreError> {
     let mut update = outbox_message::Entity::update_many()
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None));
     for (column, value) in changes {
         update = update.col_expr(column, value);
     }
-    update
+    let updated = update
         .filter(Column::Id.eq(row.id))
         .filter(Column::LeaseOwner.eq(token))
+        .filter(Column::Status.eq(PENDING))
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(match updated.rows_affected {
+        0 => Lease::Lost,
+        _ => Lease::Held,
+    })
 }
 
-/// Marks the messages `ids` (claimed under `token`) sent, in one statement.
+/// Marks a message (claimed under `token`) sent.
 pub async fn mark_sent(
     conn: &impl ConnectionTrait,
-    ids: &[i64],
+    row: &OutboxRow,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    outbox_message::Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(Column::Status, SENT.into())
-        .col_expr(Column::SentAt, now.into())
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::LeaseOwner.eq(token))
-        .exec(conn)
-        .await?;
-    Ok(())
+) -> Result<Lease, StoreError> {
+    let changes = vec![
+        (Column::Status, SENT.into()),
+        (Column::SentAt, now.into()),
+        (Column::Attempts, (row.attempts + 1).into()),
+        (Column::InDoubt, false.into()),
+    ];
+    finish(conn, row, token, changes).await
 }
 
 /// Hands back a claimed message that was not tried, unchanged.
-pub async fn unclaim(conn: &impl ConnectionTrait, row: &OutboxRow, token: &str) -> Result<(), StoreError> {
+pub async fn unclaim(conn: &impl ConnectionTrait, row: &OutboxRow, token: &str) -> Result<Lease, StoreError> {
     finish(conn, row, token, Vec::new()).await
 }
 
-/// A failed attempt that may succeed later: counted, and tried again at `at`.
+/// A failed attempt that may succeed later: counted, and tried again at
+/// `at`; `in_doubt` when Slack may have taken it although it did not say so.
 pub async fn retry_at(
     conn: &impl ConnectionTrait,
     row: &OutboxRow,
     token: &str,
     at: DateTime<Utc>,
     error: &str,
-) -> Result<(), StoreError> {
-    record_failure(conn, row, token, error, (Column::NextAttemptAt, at.into())).await
+    in_doubt: bool,
+) -> Result<Lease, StoreError> {
+    let changes = vec![
+        (Column::NextAttemptAt, at.into()),
+        (Column::Attempts, (row.attempts + 1).into()),
+        (Column::LastError, error.into()),
+        (Column::InDoubt, in_doubt.into()),
+    ];
+    finish(conn, row, token, changes).await
+}
+
+/// Extends every lease taken under `token_prefix` on a message still
+/// pending to `until`: a dispatcher renews while it sends, so a slow send
+/// (pacing, retries inside a request's chain) never loses its lease.
+pub async fn renew(conn: &impl ConnectionTrait, token_prefix: &str, until: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = outbox_message::Entity::update_many()
+        .col_expr(Column::LeaseUntil, until.into())
+        .filter(Column::LeaseOwner.starts_with(token_prefix))
+        .filter(Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Slack asked us to wait: try again at `at`; this is not a failed attempt.
@@ -221,11 +253,9 @@ pub async fn wait_until(
     row: &OutboxRow,
     token: &str,
     at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let changes = vec![
-        (Column::NextAttemptAt, at.into()),
-        (Column::LastError, "ratelimited".into()),
-    ];
+    reason: &str,
+) -> Result<Lease, StoreError> {
+    let changes = vec![(Column::NextAttemptAt, at.into()), (Column::LastError, reason.into())];
     finish(conn, row, token, changes).await
 }
 
@@ -235,19 +265,9 @@ pub async fn mark_dead(
     row: &OutboxRow,
     token: &str,
     error: &str,
-) -> Result<(), StoreError> {
-    record_failure(conn, row, token, error, (Column::Status, DEAD.into())).await
-}
-
-async fn record_failure(
-    conn: &impl ConnectionTrait,
-    row: &OutboxRow,
-    token: &str,
-    error: &str,
-    then: (Column, sea_orm::sea_query::SimpleExpr),
-) -> Result<(), StoreError> {
+) -> Result<Lease, StoreError> {
     let changes = vec![
-        then,
+        (Column::Status, DEAD.into()),
         (Column::Attempts, (row.attempts + 1).into()),
         (Column::LastError, error.into()),
     ];

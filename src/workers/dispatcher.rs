@@ -1,16 +1,25 @@
 //! The outbox dispatcher: claims due messages and sends them to Slack.
 //!
 //! Runs as a task in `intake serve`. Wakes when a handler commits (or every
-//! poll interval), claims a batch under a lease, sends each request's
-//! messages in order (different requests concurrently), and records the
-//! outcome: sent, retried later (5xx, timeouts with exponential backoff;
-//! 429 after Slack's `Retry-After`), or dead (permanent Slack errors, logged
-//! and counted). On shutdown it hands its leases back.
+//! poll interval) and keeps up to `batch_size` messages in flight: each
+//! request's messages are sent in order by one task (different requests
+//! concurrently), so a slow or throttled channel holds only its own.
+//! Each message's outcome is recorded as soon as Slack answers (outcomes
+//! that arrive together share one commit), and only while the lease is
+//! still ours: sent, retried later (5xx, timeouts with exponential backoff;
+//! 429 after Slack's `Retry-After`, for that method and channel), or dead
+//! (permanent Slack errors, logged and counted). A post whose last send
+//! went unanswered, or whose dispatcher died mid-send, is first looked for
+//! in the channel's history by the key in its metadata, and sent again only
+//! if it is not there. Leases are renewed while sending and handed back on
+//! shutdown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -19,10 +28,12 @@ use crate::context::{Context, Outbox};
 use crate::domain::request::{MessageRef, PostKind, RequestNumber};
 use crate::outbox::Method;
 use crate::service::undeliverable;
-use crate::slack::api::{CallError, SlackApi};
+use crate::slack::api::{CallError, METADATA_EVENT, SlackApi};
 use crate::slack::render;
-use crate::store::outbox::{self as queue, OutboxRow};
+use crate::store::batch::Batcher;
+use crate::store::outbox::{self as queue, Lease, OutboxRow};
 use crate::store::{Store, StoreError, requests};
+use crate::workers::pacing::{Pacing, Turn};
 
 /// How often the outbox gauges are refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(1);
@@ -30,74 +41,146 @@ const GAUGE_EVERY: Duration = Duration::from_secs(1);
 /// The longest a message waits between two transient failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// How far before its row was written a lost post is looked for (clocks
+/// differ between this machine and Slack).
+const HISTORY_MARGIN: i64 = 600;
+
 pub struct Dispatcher {
-    ctx: Context,
     store: Store,
     slack: SlackApi,
     settings: OutboxSettings,
     wake: Outbox,
     /// Prefix of every lease token this dispatcher takes.
     owner: String,
+    outcomes: Batcher<Outcome, Lease>,
+    pacing: Pacing,
 }
 
-/// What became of one claimed message, to be recorded with the round.
+/// What became of one claimed message.
 enum Settled {
     /// Slack took it; for a post to remember, where it went.
     Sent(Option<(PostKind, MessageRef)>),
-    /// Slack said 429: not a failed attempt; try again at this instant.
-    Wait(DateTime<Utc>),
-    /// A transient failure, tried again at this instant.
-    Retry(DateTime<Utc>, String),
+    /// Slack said 429, or pacing holds its channel: not a failed attempt;
+    /// try again at this instant.
+    Wait(DateTime<Utc>, &'static str),
+    /// A transient failure, tried again at this instant; `in_doubt` when
+    /// Slack may have taken it without saying so.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+        in_doubt: bool,
+    },
     /// Slack refused it for good.
     Dead(String),
-    /// Not tried: an earlier message of its request must go first.
+    /// Not tried: an earlier message of its request must go first, or the
+    /// dispatcher is stopping.
     Skipped,
 }
 
-struct Attempt {
+/// One outcome to record, under the lease token the message was claimed with.
+struct Outcome {
     row: OutboxRow,
+    token: Arc<str>,
     settled: Settled,
 }
 
 impl Dispatcher {
     pub fn new(ctx: &Context) -> Self {
         let owner = format!("dispatcher-{}", uuid::Uuid::new_v4().simple());
+        let recorder = ctx.clone();
+        let outcomes = Batcher::start(
+            "outbox outcomes",
+            ctx.store.concurrent_writes(),
+            256,
+            move |outcomes: Vec<Outcome>| {
+                let ctx = recorder.clone();
+                async move { record(&ctx, &outcomes).await }
+            },
+        );
         Self {
-            ctx: ctx.clone(),
             store: ctx.store.clone(),
             slack: ctx.slack.clone(),
             settings: ctx.settings.outbox.clone(),
             wake: ctx.outbox.clone(),
             owner,
+            outcomes,
+            pacing: Pacing::new(ctx.settings.outbox.channel_pace),
         }
+    }
+
+    fn lease(&self) -> TimeDelta {
+        TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::seconds(60))
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
         info!(owner = %self.owner, "outbox dispatcher started");
+        let this = Arc::new(self);
+        let mut chains: JoinSet<usize> = JoinSet::new();
+        // How many messages each running chain holds.
+        let mut holding: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut in_flight = 0usize;
+        let capacity = this.settings.batch_size.max(1) as usize;
         let mut gauged: Option<std::time::Instant> = None;
+        let renew_every = this.settings.lease / 3;
+        let mut renewed = std::time::Instant::now();
         while !shutdown.is_cancelled() {
             if gauged.is_none_or(|at| at.elapsed() >= GAUGE_EVERY) {
-                self.record_gauges().await;
+                this.record_gauges().await;
+                this.pacing.forget_idle();
                 gauged = Some(std::time::Instant::now());
             }
-            let delivered = match self.round().await {
-                Ok(n) => n,
-                Err(e) => {
-                    error!(error = %e, "outbox round failed; retrying after the poll interval");
-                    0
-                }
-            };
-            if delivered == 0 {
-                tokio::select! {
-                    _ = self.wake.woken() => {}
-                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                    _ = shutdown.cancelled() => {}
+            if in_flight > 0 && renewed.elapsed() >= renew_every {
+                this.renew().await;
+                renewed = std::time::Instant::now();
+            }
+            let mut claimed = 0;
+            if in_flight < capacity {
+                match this.claim(capacity - in_flight).await {
+                    Ok((token, by_request)) => {
+                        for rows in by_request {
+                            let held = rows.len();
+                            claimed += held;
+                            let (this, token, stop) = (Arc::clone(&this), Arc::clone(&token), shutdown.clone());
+                            let chain = chains.spawn(async move { this.send_in_order(rows, token, stop).await });
+                            holding.insert(chain.id(), held);
+                        }
+                    }
+                    Err(e) => error!(error = %e, "could not claim outbox messages; retrying after the poll interval"),
                 }
             }
+            in_flight += claimed;
+            if claimed > 0 && in_flight < capacity {
+                continue;
+            }
+            tokio::select! {
+                Some(done) = chains.join_next_with_id(), if !chains.is_empty() => {
+                    // A chain that panicked held its messages too (their
+                    // leases run out and they are checked before resending).
+                    let id = match done {
+                        Ok((id, _)) => id,
+                        Err(e) => e.id(),
+                    };
+                    in_flight -= holding.remove(&id).unwrap_or(0);
+                }
+                _ = this.wake.woken() => {}
+                _ = tokio::time::sleep(this.settings.poll_interval.min(renew_every)) => {}
+                _ = shutdown.cancelled() => {}
+            }
         }
-        match queue::release(self.store.writer(), &self.owner).await {
+        // Messages being sent finish (their outcome is recorded); the rest
+        // of each chain is handed back.
+        while chains.join_next().await.is_some() {}
+        match queue::release(this.store.writer(), &this.owner).await {
             Ok(released) => info!(released, "outbox dispatcher stopped; leases released"),
             Err(e) => warn!(error = %e, "could not release outbox leases; they expire on their own"),
+        }
+    }
+
+    /// Keeps the leases of every message this dispatcher holds.
+    async fn renew(&self) {
+        let until = Utc::now() + self.lease();
+        if let Err(e) = queue::renew(self.store.writer(), &format!("{}:", self.owner), until).await {
+            warn!(error = %e, "could not renew outbox leases; if they run out another dispatcher may take over");
         }
     }
 
@@ -115,104 +198,111 @@ impl Dispatcher {
         }
     }
 
-    /// One claim-and-send round; returns how many messages it claimed.
-    /// What became of every attempt is recorded in one transaction at the
-    /// end: one commit per round, not per message, is what lets the outbox
-    /// drain thousands a second on SQLite.
-    pub async fn round(&self) -> Result<usize, StoreError> {
-        let token = format!("{}:{}", self.owner, uuid::Uuid::new_v4().simple());
-        let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::seconds(60));
-        let rows = queue::claim_due(self.store.writer(), &token, Utc::now(), lease, self.settings.batch_size).await?;
-        let claimed = rows.len();
-        let mut by_request: BTreeMap<Option<i64>, Vec<OutboxRow>> = BTreeMap::new();
+    /// Claims up to `limit` due messages under a new token, grouped by
+    /// request (each group in the order its messages were written).
+    async fn claim(&self, limit: usize) -> Result<(Arc<str>, Vec<Vec<OutboxRow>>), StoreError> {
+        let token: Arc<str> = format!("{}:{}", self.owner, uuid::Uuid::new_v4().simple()).into();
+        let rows = queue::claim_due(self.store.writer(), &token, Utc::now(), self.lease(), limit as u64).await?;
+        let mut by_request: BTreeMap<i64, Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
             // Messages without a request have no order to keep.
-            let key = row.request_id.or(Some(-row.id));
+            let key = row.request_id.unwrap_or(-row.id);
             by_request.entry(key).or_default().push(row);
         }
-        let sends = by_request.into_values().map(|rows| self.send_in_order(rows));
-        let attempts: Vec<Attempt> = futures_util::future::join_all(sends)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        if let Err(e) = self.record(&attempts, &token).await {
-            error!(error = %e, "could not record outbox results; the lease will expire and they are retried");
-            return Err(e);
-        }
-        for attempt in &attempts {
-            let method = attempt.row.method.clone();
-            match attempt.settled {
-                Settled::Sent(_) => metrics::counter!("intake_outbox_sent_total", "method" => method).increment(1),
-                Settled::Dead(_) => metrics::counter!("intake_outbox_dead_total", "method" => method).increment(1),
-                Settled::Wait(_) => {
-                    metrics::counter!("intake_outbox_retries_total", "reason" => "rate_limited").increment(1)
-                }
-                Settled::Retry(..) => {
-                    metrics::counter!("intake_outbox_retries_total", "reason" => "transient").increment(1)
-                }
-                Settled::Skipped => {}
-            }
-        }
-        Ok(claimed)
+        Ok((token, by_request.into_values().collect()))
     }
 
-    /// Sends one request's messages in order. After a message that must
-    /// be tried again, the rest wait (they are handed back unsent).
-    async fn send_in_order(&self, rows: Vec<OutboxRow>) -> Vec<Attempt> {
-        let mut attempts = Vec::with_capacity(rows.len());
-        // The intake message posted earlier in this round, not yet recorded.
+    /// One claim-and-send round, for commands that run without `serve`;
+    /// returns how many messages it claimed.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let (token, by_request) = self.claim(self.settings.batch_size.max(1) as usize).await?;
+        let stop = CancellationToken::new();
+        let sends = by_request
+            .into_iter()
+            .map(|rows| self.send_in_order(rows, Arc::clone(&token), stop.clone()));
+        Ok(futures_util::future::join_all(sends).await.into_iter().sum())
+    }
+
+    /// Sends one request's messages in order, recording each outcome before
+    /// the next is sent. After a message that must be tried again (or when
+    /// stopping) the rest wait: they are handed back unsent. Returns how
+    /// many messages it held.
+    async fn send_in_order(&self, rows: Vec<OutboxRow>, token: Arc<str>, stop: CancellationToken) -> usize {
+        let held = rows.len();
+        // The intake message posted earlier in this chain.
         let mut intake_message: Option<MessageRef> = None;
-        let mut waiting = false;
+        let mut halted = false;
         for row in rows {
-            if waiting {
-                attempts.push(Attempt {
-                    row,
-                    settled: Settled::Skipped,
-                });
-                continue;
-            }
             let span = info_span!("outbox", id = row.id, request = row.request_id, method = %row.method);
-            let settled = self.attempt(&row, intake_message.as_ref()).instrument(span).await;
-            if let (Settled::Sent(Some((post, message))), Some(number)) = (&settled, row.request_id) {
-                // Record where it went now, not with the round: a reaction on
-                // it may already be on its way.
-                if let Err(e) = requests::set_post(self.store.writer(), RequestNumber(number), *post, message).await {
-                    warn!(error = %e, "could not record the post's address yet; it is recorded with the round");
+            let settled = match halted || stop.is_cancelled() {
+                true => Settled::Skipped,
+                false => {
+                    self.attempt(&row, intake_message.as_ref())
+                        .instrument(span.clone())
+                        .await
                 }
-            }
+            };
             match &settled {
-                Settled::Sent(Some((PostKind::Intake, message))) => {
-                    intake_message = Some(message.clone());
-                }
-                Settled::Wait(_) | Settled::Retry(..) => waiting = true,
+                Settled::Sent(Some((PostKind::Intake, message))) => intake_message = Some(message.clone()),
+                Settled::Wait(..) | Settled::Retry { .. } => halted = true,
                 _ => {}
             }
-            attempts.push(Attempt { row, settled });
+            let method = row.method.clone();
+            let counted = counter(&settled);
+            let outcome = Outcome {
+                row,
+                token: Arc::clone(&token),
+                settled,
+            };
+            match self.outcomes.submit(outcome).await {
+                Ok(Lease::Held) => {
+                    if let Some((name, label)) = counted {
+                        metrics::counter!(name, "method" => method, "reason" => label).increment(1);
+                    }
+                }
+                Ok(Lease::Lost) => {
+                    let _enter = span.enter();
+                    warn!(
+                        "lease lost: another dispatcher took this message after our lease ran out; its outcome is theirs to record"
+                    );
+                    metrics::counter!("intake_outbox_lease_lost_total").increment(1);
+                    halted = true;
+                }
+                Err(e) => {
+                    let _enter = span.enter();
+                    error!(error = %e, "could not record the outcome; the lease will run out and the message is checked before it is sent again");
+                    halted = true;
+                }
+            }
         }
-        attempts
+        held
     }
 
     async fn attempt(&self, row: &OutboxRow, intake_message: Option<&MessageRef>) -> Settled {
         match self.send(row, intake_message).await {
-            Ok(posted) => {
+            Ok(Sent::Posted(posted)) => {
                 info!(attempts = row.attempts + 1, "sent");
                 Settled::Sent(queue::records(row).zip(posted))
             }
+            Ok(Sent::Later(wait, reason)) => Settled::Wait(Utc::now() + delta(wait), reason),
             Err(CallError::RateLimited(wait)) => {
                 warn!(
                     retry_after_secs = wait.as_secs(),
                     "Slack rate limited this call; waiting as asked"
                 );
-                Settled::Wait(Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60)))
+                Settled::Wait(Utc::now() + delta(wait), "ratelimited")
             }
-            Err(CallError::Transient(e)) if (row.attempts + 1) < self.settings.max_attempts as i32 => {
+            Err(e @ (CallError::Transient(_) | CallError::Unanswered(_)))
+                if (row.attempts + 1) < self.settings.max_attempts as i32 =>
+            {
                 let wait = backoff(self.settings.retry_base, row.attempts);
-                warn!(error = %e, attempt = row.attempts + 1, retry_in_ms = wait.as_millis() as u64, "send failed; will retry");
-                Settled::Retry(
-                    Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60)),
-                    e,
-                )
+                let in_doubt = matches!(e, CallError::Unanswered(_)) || row.in_doubt;
+                warn!(error = %e, attempt = row.attempts + 1, retry_in_ms = wait.as_millis() as u64, in_doubt, "send failed; will retry");
+                Settled::Retry {
+                    at: Utc::now() + delta(wait),
+                    error: e.to_string(),
+                    in_doubt,
+                }
             }
             Err(e) => {
                 error!(error = %e, attempts = row.attempts + 1, hint = e.advice().unwrap_or("none"),
@@ -222,43 +312,9 @@ impl Dispatcher {
         }
     }
 
-    /// Records a round's outcomes, and the posts' addresses, in one commit.
-    async fn record(&self, attempts: &[Attempt], token: &str) -> Result<(), StoreError> {
-        if attempts.is_empty() {
-            return Ok(());
-        }
-        let txn = self.store.write().await?;
-        let now = Utc::now();
-        let mut sent = Vec::new();
-        for Attempt { row, settled } in attempts {
-            match settled {
-                Settled::Sent(posted) => {
-                    if let (Some((post, message)), Some(number)) = (posted, row.request_id) {
-                        requests::set_post(&txn, RequestNumber(number), *post, message).await?;
-                    }
-                    sent.push(row.id);
-                }
-                Settled::Wait(at) => queue::wait_until(&txn, row, token, *at).await?,
-                Settled::Retry(at, error) => queue::retry_at(&txn, row, token, *at, error).await?,
-                Settled::Dead(error) => {
-                    queue::mark_dead(&txn, row, token, error).await?;
-                    // Someone must hear that it could not be delivered.
-                    undeliverable::died(&self.ctx, &txn, row, error, now).await?;
-                }
-                Settled::Skipped => queue::unclaim(&txn, row, token).await?,
-            }
-        }
-        queue::mark_sent(&txn, &sent, token, now).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
-    /// Sends one message; returns where it was posted, for `chat.postMessage`.
-    async fn send(
-        &self,
-        row: &OutboxRow,
-        intake_message: Option<&MessageRef>,
-    ) -> Result<Option<MessageRef>, CallError> {
+    /// Sends one message; for `chat.postMessage`, returns where it was
+    /// posted.
+    async fn send(&self, row: &OutboxRow, intake_message: Option<&MessageRef>) -> Result<Sent, CallError> {
         let method = Method::parse(&row.method)
             .ok_or_else(|| CallError::Permanent(format!("unknown outbox method {:?}", row.method)))?;
         let mut payload = row.payload.clone();
@@ -275,14 +331,67 @@ impl Dispatcher {
                 payload = self.fill_intake_link(row, &payload, message.as_ref()).await?;
             }
         }
-        match method {
-            Method::PostMessage => self.slack.post_message(payload).await.map(Some),
+        let address = render::address(&payload).unwrap_or_default();
+        if let Turn::After(wait) = self.pacing.turn(method, &address.channel).await {
+            return Ok(Sent::Later(wait, "paced"));
+        }
+        let result = match method {
+            Method::PostMessage => {
+                if row.in_doubt
+                    && let Some(found) = self.find_earlier_post(row, &address).await?
+                {
+                    return Ok(Sent::Posted(Some(found)));
+                }
+                let payload = render::with_key_metadata(&payload, METADATA_EVENT, &row.dedupe_key);
+                self.slack.post_message(payload).await.map(Some)
+            }
+            // Updating a message twice changes nothing.
             Method::UpdateMessage => self.slack.update_message(payload).await.map(|_| None),
-            Method::PostEphemeral => self.slack.post_ephemeral(payload).await.map(|_| None),
+            Method::PostEphemeral => {
+                if row.in_doubt {
+                    // Slack keeps no history of ephemeral messages to check.
+                    possible_duplicate(method, "ephemeral messages cannot be looked up");
+                }
+                self.slack.post_ephemeral(payload).await.map(|_| None)
+            }
+        };
+        if let Err(CallError::RateLimited(wait)) = &result {
+            self.pacing.throttle(method, &address.channel, *wait);
+        }
+        result.map(Sent::Posted)
+    }
+
+    /// A post whose earlier send may have reached Slack: looked for in its
+    /// channel (or thread) by the key in its metadata. `None` when it is
+    /// not there, or when history cannot be read (then it is sent again
+    /// and counted as a possible duplicate); a 429 waits as asked.
+    async fn find_earlier_post(
+        &self,
+        row: &OutboxRow,
+        address: &render::Address,
+    ) -> Result<Option<MessageRef>, CallError> {
+        let oldest = row.created_at.timestamp() - HISTORY_MARGIN;
+        let thread = address.thread_ts.as_deref();
+        match self
+            .slack
+            .find_posted(&address.channel, thread, &row.dedupe_key, oldest)
+            .await
+        {
+            Ok(Some(found)) => {
+                info!(ts = %found.ts, "an earlier send had reached Slack; not posting again");
+                metrics::counter!("intake_outbox_found_in_history_total").increment(1);
+                Ok(Some(found))
+            }
+            Ok(None) => Ok(None),
+            Err(e @ CallError::RateLimited(_)) => Err(e),
+            Err(e) => {
+                possible_duplicate(Method::PostMessage, &e.to_string());
+                Ok(None)
+            }
         }
     }
 
-    /// The request's intake message, as recorded in an earlier round.
+    /// The request's intake message, as recorded when it was posted.
     async fn intake_message(&self, row: &OutboxRow) -> Result<Option<MessageRef>, CallError> {
         let Some(number) = row.request_id else {
             return Ok(None);
@@ -320,6 +429,81 @@ impl Dispatcher {
             None => render::CardLink::NotPosted,
         };
         Ok(render::fill_intake_link(payload, number, card))
+    }
+}
+
+/// What a send came to, short of an error.
+enum Sent {
+    /// Slack took it (or had taken it already); where, for a post.
+    Posted(Option<MessageRef>),
+    /// Not sent: its channel's turn comes after this long.
+    Later(Duration, &'static str),
+}
+
+fn possible_duplicate(method: Method, why: &str) {
+    warn!(
+        reason = why,
+        "resending a message that may have reached Slack already: possible duplicate"
+    );
+    metrics::counter!("intake_outbox_possible_duplicates_total", "method" => method.as_str()).increment(1);
+}
+
+fn delta(wait: Duration) -> TimeDelta {
+    TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60))
+}
+
+/// The counter an outcome adds to, with its label, once recorded.
+fn counter(settled: &Settled) -> Option<(&'static str, &'static str)> {
+    Some(match settled {
+        Settled::Sent(_) => ("intake_outbox_sent_total", "sent"),
+        Settled::Dead(_) => ("intake_outbox_dead_total", "refused"),
+        Settled::Wait(_, reason) => ("intake_outbox_retries_total", *reason),
+        Settled::Retry { in_doubt: true, .. } => ("intake_outbox_retries_total", "unanswered"),
+        Settled::Retry { .. } => ("intake_outbox_retries_total", "transient"),
+        Settled::Skipped => return None,
+    })
+}
+
+/// Records outcomes that arrived together, in one commit; answers whether
+/// each message's lease was still ours. A dead message's follow-up (telling
+/// someone it could not be delivered) commits with it.
+async fn record(ctx: &Context, outcomes: &[Outcome]) -> Vec<Result<Lease, String>> {
+    let recorded = async {
+        let txn = ctx.store.write().await?;
+        let now = Utc::now();
+        let mut leases = Vec::with_capacity(outcomes.len());
+        for Outcome { row, token, settled } in outcomes {
+            let lease = match settled {
+                Settled::Sent(posted) => {
+                    // Where it went is true whoever records the rest.
+                    if let (Some((post, message)), Some(number)) = (posted, row.request_id) {
+                        requests::set_post(&txn, RequestNumber(number), *post, message).await?;
+                    }
+                    queue::mark_sent(&txn, row, token, now).await?
+                }
+                Settled::Wait(at, reason) => queue::wait_until(&txn, row, token, *at, reason).await?,
+                Settled::Retry { at, error, in_doubt } => {
+                    queue::retry_at(&txn, row, token, *at, error, *in_doubt).await?
+                }
+                Settled::Dead(error) => {
+                    let lease = queue::mark_dead(&txn, row, token, error).await?;
+                    if lease == Lease::Held {
+                        // Someone must hear that it could not be delivered.
+                        undeliverable::died(ctx, &txn, row, error, now).await?;
+                    }
+                    lease
+                }
+                Settled::Skipped => queue::unclaim(&txn, row, token).await?,
+            };
+            leases.push(lease);
+        }
+        txn.commit().await?;
+        Ok::<_, StoreError>(leases)
+    }
+    .await;
+    match recorded {
+        Ok(leases) => leases.into_iter().map(Ok).collect(),
+        Err(e) => outcomes.iter().map(|_| Err(e.to_string())).collect(),
     }
 }
 

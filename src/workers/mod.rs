@@ -3,5 +3,6 @@
 //! Each calls the same services and store functions the HTTP path does.
 
 pub mod dispatcher;
+pub mod pacing;
 pub mod reactions;
 pub mod scheduler;

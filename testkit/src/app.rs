@@ -33,6 +33,9 @@ pub fn test_config(db: &TestDb, slack: &FakeSlack) -> RawConfig {
         ("INTAKE__ONCALL__USERGROUP", ONCALL_GROUP.to_string()),
         ("INTAKE__OUTBOX__POLL_INTERVAL_MS", "20".to_string()),
         ("INTAKE__OUTBOX__RETRY_BASE_MS", "20".to_string()),
+        // Paced, but past what a test posts to one channel.
+        ("INTAKE__OUTBOX__POSTS_PER_CHANNEL_PER_SEC", "100".to_string()),
+        ("INTAKE__OUTBOX__POST_BURST", "100".to_string()),
         ("INTAKE__LOG__LEVEL", "warn".to_string()),
         ("INTAKE__TRIAGE__TRIAGERS", format!("{TRIAGER},{TRIAGER_2}")),
         // No digest unless a test asks for one (the year field keeps it away).

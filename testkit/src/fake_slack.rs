@@ -130,6 +130,14 @@ pub struct Posts {
     /// Posts whose (channel, text) was posted before (since the last
     /// [`FakeSlack::reset_window`]).
     pub duplicates: u64,
+    keys: HashSet<String>,
+    /// Posts whose metadata key (intake's outbox dedupe key, in
+    /// `metadata.event_payload.key`) was posted before: the same message
+    /// twice, whatever its text.
+    pub duplicate_keys: u64,
+    /// What each channel holds, oldest first, for `conversations.history`
+    /// and `conversations.replies` (DMs under their `D…` id).
+    history: HashMap<String, Vec<Stored>>,
     /// Posts to the intake channel ([`INTAKE_CHANNEL`]; one per new request).
     pub intake: u64,
     /// Receipt DMs (`Received #N …`).
@@ -142,7 +150,94 @@ pub struct Posts {
     pub window_last: Option<Instant>,
 }
 
+/// A message as history returns it.
+#[derive(Debug, Clone)]
+struct Stored {
+    ts: String,
+    thread_ts: Option<String>,
+    text: String,
+    metadata: Option<Value>,
+}
+
 impl Posts {
+    /// Keeps a successful post for history and counts a repeated key.
+    fn store(&mut self, channel: &str, ts: &str, params: &Value) {
+        let metadata = params.get("metadata").cloned().filter(|m| !m.is_null());
+        if let Some(key) = metadata
+            .as_ref()
+            .and_then(|m| m.pointer("/event_payload/key"))
+            .and_then(Value::as_str)
+            && !self.keys.insert(key.to_owned())
+        {
+            self.duplicate_keys += 1;
+        }
+        let param = |key: &str| params.get(key).and_then(Value::as_str);
+        self.history.entry(channel.to_owned()).or_default().push(Stored {
+            ts: ts.to_owned(),
+            thread_ts: param("thread_ts").map(str::to_owned),
+            text: param("text").unwrap_or_default().to_owned(),
+            metadata,
+        });
+    }
+
+    /// `conversations.history` (`thread` = None: top-level messages, newest
+    /// first) or `conversations.replies` (the thread's parent and replies,
+    /// oldest first), honouring `oldest`, `limit`, `cursor` and
+    /// `include_all_metadata` as Slack does.
+    fn page(&self, p: &Value, thread: Option<&str>) -> Value {
+        let param = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or_default();
+        let Some(messages) = self.history.get(param("channel")) else {
+            return json!({"ok": false, "error": "channel_not_found"});
+        };
+        let oldest: f64 = param("oldest").parse().unwrap_or(0.0);
+        let ts_of = |m: &Stored| m.ts.parse::<f64>().unwrap_or(0.0);
+        let mut picked: Vec<&Stored> = match thread {
+            Some(parent) => messages
+                .iter()
+                .filter(|m| m.ts == parent || m.thread_ts.as_deref() == Some(parent))
+                .collect(),
+            None => messages
+                .iter()
+                .filter(|m| m.thread_ts.is_none() || m.thread_ts.as_deref() == Some(m.ts.as_str()))
+                .rev()
+                .collect(),
+        };
+        picked.retain(|m| ts_of(m) > oldest || thread.is_some_and(|parent| m.ts == parent));
+        let limit = param("limit").parse::<usize>().unwrap_or(100).clamp(1, 1000);
+        let start = param("cursor")
+            .strip_prefix("next:")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0usize);
+        let with_metadata = param("include_all_metadata") == "true";
+        let page: Vec<Value> = picked
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|m| {
+                let mut message = bot_message(&m.text, Some(&m.ts));
+                if let Some(thread_ts) = &m.thread_ts {
+                    message["thread_ts"] = json!(thread_ts);
+                }
+                if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
+                    message["metadata"] = metadata.clone();
+                }
+                message
+            })
+            .collect();
+        let more = start + limit < picked.len();
+        let next = if more {
+            format!("next:{}", start + limit)
+        } else {
+            String::new()
+        };
+        json!({
+            "ok": true,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": next},
+        })
+    }
+
     fn note(&mut self, channel: &str, text: &str, ts: &str) {
         let now = Instant::now();
         self.window_count += 1;
@@ -265,8 +360,7 @@ impl FakeSlack {
     }
 
     /// Hands out message timestamps from `secs` (unix seconds) on: by
-    /// default a fixed instant in 2024; tests of "a message posted just
-    /// now" set it to now, as real Slack's would be.
+    /// default from when the fake started.
     pub fn set_ts_base(&self, secs: u64) {
         self.shared.ts_base.store(secs, Relaxed);
     }
@@ -284,7 +378,7 @@ impl FakeSlack {
             counts: Counts::default(),
             posts: Mutex::default(),
             seq: AtomicU64::new(0),
-            ts_base: AtomicU64::new(DEFAULT_TS_BASE),
+            ts_base: AtomicU64::new(now_secs()),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         FakeSlack { shared, server, addr }
@@ -306,7 +400,15 @@ impl FakeSlack {
         self.shared.log().entries.iter().map(|e| e.call.clone()).collect()
     }
 
-    /// Calls to `method` that were answered `ok:true`.
+    /// The `ts` of the first post to the intake channel: request #1's card
+    /// in most tests.
+    pub fn first_card_ts(&self) -> String {
+        self.posts()
+            .first_intake_ts
+            .clone()
+            .expect("fake Slack: no card was posted")
+    }
+
     /// The `chat.postMessage` calls to `channel` (a user id for DMs).
     pub fn posts_to(&self, channel: &str) -> Vec<Call> {
         self.calls_to("chat.postMessage")
@@ -315,6 +417,7 @@ impl FakeSlack {
             .collect()
     }
 
+    /// Calls to `method` that were answered `ok:true`.
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
         self.shared.log().ok_calls(method)
     }
@@ -341,6 +444,7 @@ impl FakeSlack {
     pub fn reset_window(&self) {
         let mut posts = self.posts();
         posts.seen.clear();
+        posts.keys.clear();
         posts.window_count = 0;
         posts.window_first = None;
         posts.window_last = None;
@@ -515,12 +619,21 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
                     true,
                 ),
                 None => {
-                    let reply = answer(method, &params, seq, shared.ts_base.load(Relaxed));
+                    let reply = match method {
+                        "conversations.history" => shared.posts().page(&params, None),
+                        "conversations.replies" => {
+                            let thread = params.get("ts").and_then(Value::as_str).unwrap_or_default();
+                            shared.posts().page(&params, Some(thread))
+                        }
+                        _ => answer(method, &params, seq, shared.ts_base.load(Relaxed)),
+                    };
                     let ok = reply["ok"] == Value::Bool(true);
                     if ok && method == "chat.postMessage" {
                         let param = |key: &str| params.get(key).and_then(Value::as_str).unwrap_or_default();
                         let ts = reply["ts"].as_str().unwrap_or_default();
-                        shared.posts().note(param("channel"), param("text"), ts);
+                        let mut posts = shared.posts();
+                        posts.note(param("channel"), param("text"), ts);
+                        posts.store(reply["channel"].as_str().unwrap_or_default(), ts, &params);
                     }
                     (json_response(StatusCode::OK, Bytes::from(reply.to_string())), ok)
                 }
@@ -719,10 +832,15 @@ fn bot_message(text: &str, ts: Option<&str>) -> Value {
 }
 
 /// The seconds of the message timestamps the fake hands out unless told
-/// otherwise: a fixed instant, so tests can name the first post's ts.
-const DEFAULT_TS_BASE: u64 = 1_732_528_810;
+/// otherwise: when it started, as Slack's are the time of posting (intake
+/// looks for a lost post among messages since its row was written).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
-/// `1732528810.000201`, `1732528810.000202`, … (from `base` seconds)
+/// `<base>.000201`, `<base>.000202`, … (from `base` seconds)
 fn message_ts(base: u64, seq: u64) -> String {
     let micros = 200 + seq;
     let secs = base + micros / 1_000_000;

@@ -4,9 +4,6 @@
 
 use testkit::*;
 
-const POST_TS: &str = "1732528810.000201";
-const INTAKE_POST: (&str, &str) = (INTAKE_CHANNEL, POST_TS);
-
 /// Files a Low request (#1) and waits until its intake post is out.
 async fn low_request() -> (TestApp, FakeSlack, TestDb) {
     spawn_with_request("sev4").await
@@ -20,9 +17,15 @@ fn posted(slack: &FakeSlack) -> Vec<String> {
 async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
     let (app, slack, _db) = low_request().await;
     assert_eq!(
-        app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
-            .await
-            .status,
+        app.react(
+            "reaction_added",
+            "U0OTHER001",
+            "arrow_up",
+            (INTAKE_CHANNEL, &slack.first_card_ts()),
+            "Ev1"
+        )
+        .await
+        .status,
         200
     );
     app.settle_events().await;
@@ -34,15 +37,27 @@ async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
     );
 
     assert_eq!(
-        app.react("reaction_added", "U0OTHER002", "rotating_light", INTAKE_POST, "Ev2")
-            .await
-            .status,
+        app.react(
+            "reaction_added",
+            "U0OTHER002",
+            "rotating_light",
+            (INTAKE_CHANNEL, &slack.first_card_ts()),
+            "Ev2"
+        )
+        .await
+        .status,
         200
     );
     assert_eq!(
-        app.react("reaction_added", "U0OTHER003", "+1", INTAKE_POST, "Ev3")
-            .await
-            .status,
+        app.react(
+            "reaction_added",
+            "U0OTHER003",
+            "+1",
+            (INTAKE_CHANNEL, &slack.first_card_ts()),
+            "Ev3"
+        )
+        .await
+        .status,
         200
     );
     app.settle_events().await;
@@ -77,9 +92,15 @@ async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
     let before = slack.calls().len();
     for id in ["Ev1", "Ev2", "Ev3"] {
         assert_eq!(
-            app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, id)
-                .await
-                .status,
+            app.react(
+                "reaction_added",
+                "U0OTHER001",
+                "arrow_up",
+                (INTAKE_CHANNEL, &slack.first_card_ts()),
+                id
+            )
+            .await
+            .status,
             200
         );
     }
@@ -98,16 +119,28 @@ async fn three_colleagues_make_a_low_request_critical_and_show_demand() {
 
 #[tokio::test]
 async fn one_person_escalates_once_per_level() {
-    let (app, _slack, _db) = low_request().await;
-    app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
-        .await;
-    app.react("reaction_removed", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev2")
-        .await;
+    let (app, slack, _db) = low_request().await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "arrow_up",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
+    app.react(
+        "reaction_removed",
+        "U0OTHER001",
+        "arrow_up",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev2",
+    )
+    .await;
     app.react(
         "reaction_added",
         "U0OTHER001",
         "arrow_up::skin-tone-3",
-        INTAKE_POST,
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
         "Ev3",
     )
     .await;
@@ -119,7 +152,7 @@ async fn one_person_escalates_once_per_level() {
         "reaction_added",
         "U0OTHER002",
         "arrow_up::skin-tone-2",
-        INTAKE_POST,
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
         "Ev4",
     )
     .await;
@@ -132,8 +165,14 @@ async fn bots_unrelated_messages_and_other_emoji_do_nothing() {
     let (app, slack, _db) = low_request().await;
     let before = slack.calls().len();
     // The bot's own reaction (its user id is in the event's authorizations).
-    app.react("reaction_added", "U0INTAKE01", "arrow_up", INTAKE_POST, "Ev1")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0INTAKE01",
+        "arrow_up",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
     // A message that is not a request.
     app.react(
         "reaction_added",
@@ -144,8 +183,14 @@ async fn bots_unrelated_messages_and_other_emoji_do_nothing() {
     )
     .await;
     // An emoji that is not an escalation.
-    app.react("reaction_added", "U0OTHER001", "tada", INTAKE_POST, "Ev3")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "tada",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev3",
+    )
+    .await;
     // A reaction on a file.
     let file = sample("events/reaction_added_file.json");
     assert_eq!(
@@ -163,8 +208,14 @@ async fn reacting_to_a_closed_request_suggests_reopening() {
     let reason = "This is a duplicate of #12, which is planned already.";
     assert_eq!(app.step("reject", 1, TRIAGER, &[("reason", reason)]).await.body, "");
     app.settle().await;
-    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "rotating_light",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.severity.as_str(), "sev4");
     let hint = slack.wait_for("chat.postEphemeral", 1).await;
@@ -175,12 +226,24 @@ async fn reacting_to_a_closed_request_suggests_reopening() {
 #[tokio::test]
 async fn the_cool_down_stops_one_person_raising_twice_in_a_row_and_says_why() {
     let (app, slack, _db) = low_request().await;
-    app.react("reaction_added", "U0OTHER001", "arrow_up", INTAKE_POST, "Ev1")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "arrow_up",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.severity.as_str(), "sev3");
-    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev2")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "rotating_light",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev2",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.severity.as_str(), "sev3", "cooling down");
     let told = slack.wait_for("chat.postEphemeral", 1).await;
@@ -193,13 +256,25 @@ async fn the_cool_down_stops_one_person_raising_twice_in_a_row_and_says_why() {
 #[tokio::test]
 async fn an_escalation_that_changes_nothing_tells_the_person_why() {
     let (app, slack, _db) = low_request().await;
-    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "rotating_light",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.severity.as_str(), "sev1");
     // Already the most severe: nothing to raise.
-    app.react("reaction_added", "U0OTHER002", "arrow_up", INTAKE_POST, "Ev2")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER002",
+        "arrow_up",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev2",
+    )
+    .await;
     app.settle_events().await;
     let told = slack.wait_for("chat.postEphemeral", 1).await;
     assert_eq!(told[0].str("user").as_deref(), Some("U0OTHER002"));
@@ -219,8 +294,14 @@ async fn a_reaction_on_a_resolved_request_points_to_still_broken_and_pages_no_on
         ""
     );
     app.settle().await;
-    app.react("reaction_added", "U0OTHER001", "rotating_light", INTAKE_POST, "Ev1")
-        .await;
+    app.react(
+        "reaction_added",
+        "U0OTHER001",
+        "rotating_light",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev1",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.severity.as_str(), "sev4");
     let hint = slack.wait_for("chat.postEphemeral", 1).await;
@@ -234,21 +315,34 @@ async fn a_reaction_on_a_resolved_request_points_to_still_broken_and_pages_no_on
 
 #[tokio::test]
 async fn demand_counts_people_not_skin_tones() {
-    let (app, _slack, _db) = low_request().await;
+    let (app, slack, _db) = low_request().await;
     for (kind, emoji, id) in [
         ("reaction_added", "+1", "Ev1"),
         ("reaction_added", "+1::skin-tone-2", "Ev2"),
     ] {
-        app.react(kind, "U0OTHER001", emoji, INTAKE_POST, id).await;
+        app.react(kind, "U0OTHER001", emoji, (INTAKE_CHANNEL, &slack.first_card_ts()), id)
+            .await;
         app.settle_events().await;
     }
     assert_eq!(app.request_no(1).await.demand, 1, "one person, one vote");
-    app.react("reaction_removed", "U0OTHER001", "+1", INTAKE_POST, "Ev3")
-        .await;
+    app.react(
+        "reaction_removed",
+        "U0OTHER001",
+        "+1",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev3",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.demand, 1, "the other +1 still stands");
-    app.react("reaction_removed", "U0OTHER001", "+1::skin-tone-2", INTAKE_POST, "Ev4")
-        .await;
+    app.react(
+        "reaction_removed",
+        "U0OTHER001",
+        "+1::skin-tone-2",
+        (INTAKE_CHANNEL, &slack.first_card_ts()),
+        "Ev4",
+    )
+    .await;
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.demand, 0);
 }

@@ -131,8 +131,7 @@ async fn a_submitted_request_is_stored_posted_to_intake_and_acknowledged_by_dm()
         .unwrap()
         .expect("intake message");
     assert_eq!(message.channel, INTAKE_CHANNEL);
-    // The fake Slack answers its first post with this ts.
-    assert_eq!(message.ts, "1732528810.000201");
+    assert_eq!(message.ts, slack.first_card_ts(), "the ts Slack answered");
     assert_eq!(
         slack.calls_to("chat.postMessage").len(),
         2,

@@ -29,7 +29,7 @@ fn last_card(slack: &FakeSlack) -> String {
     assert_eq!(card.str("channel").as_deref(), Some(INTAKE_CHANNEL));
     assert_eq!(
         card.str("ts").as_deref(),
-        Some("1732528810.000201"),
+        Some(slack.first_card_ts().as_str()),
         "updated in place, never re-posted"
     );
     shown(card)
@@ -74,7 +74,7 @@ async fn a_request_goes_from_new_to_closed_entirely_in_slack() {
         .iter()
         .find(|c| c.str("thread_ts").is_some())
         .expect("a thread line");
-    assert_eq!(thread.str("thread_ts").as_deref(), Some("1732528810.000201"));
+    assert_eq!(thread.str("thread_ts").as_deref(), Some(slack.first_card_ts().as_str()));
     assert!(shown(thread).contains("took ownership"));
     assert!(to(&posts, SUBMITTER)[0].contains("now has an owner"));
 

@@ -475,12 +475,42 @@ pub fn needs_intake_message(payload: &str) -> (bool, bool) {
 /// The person a payload is a DM to: its `channel`, when that is a user id
 /// (`U…`, `W…`), which posts to the app's DM with them.
 pub fn dm_recipient(payload: &str) -> Option<String> {
-    let payload: Value = serde_json::from_str(payload).ok()?;
-    let channel = payload.get("channel")?.as_str()?;
-    let is_user = channel.starts_with(['U', 'W'])
+    let channel = address(payload)?.channel;
+    is_user_id(&channel).then_some(channel)
+}
+
+/// Whether a `channel` is a user id (`U…`, `W…`): a post to it goes to the
+/// app's DM with that person.
+pub fn is_user_id(channel: &str) -> bool {
+    channel.starts_with(['U', 'W'])
         && channel.len() > 1
-        && channel.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    is_user.then(|| channel.to_string())
+        && channel.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Where a Web API payload goes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Address {
+    #[serde(default)]
+    pub channel: String,
+    /// Set for a reply in a thread.
+    pub thread_ts: Option<String>,
+}
+
+/// A payload's [`Address`], read without building the rest of it.
+pub fn address(payload: &str) -> Option<Address> {
+    serde_json::from_str(payload).ok()
+}
+
+/// The payload (a JSON object) with Slack message `metadata` carrying the
+/// outbox `key`, so the post can be found in the channel's history when
+/// its answer is lost (see `SlackApi::find_posted`).
+pub fn with_key_metadata(payload: &str, event_type: &str, key: &str) -> String {
+    let metadata = json!({"event_type": event_type, "event_payload": {"key": key}});
+    let Some(open) = payload.trim_end().strip_suffix('}') else {
+        return payload.to_string();
+    };
+    let separator = if open.trim_end().ends_with('{') { "" } else { "," };
+    format!("{open}{separator}\"metadata\":{metadata}}}")
 }
 
 /// The owner as a mention, marked when a DM to them failed because they
