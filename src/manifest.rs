@@ -33,6 +33,9 @@ oauth_config:
       - reactions:read    # escalation by emoji
       - users:read        # names in messages
       - usergroups:read   # triagers from a user group
+      - channels:history  # find a post whose answer was lost before resending
+      - groups:history    #   (the same, in private channels)
+      - im:history        #   (the same, in DMs)
 settings:
   event_subscriptions:
     request_url: {base}/slack/events

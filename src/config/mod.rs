@@ -610,6 +610,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_shorter_than_a_send_is_refused() {
+        let mut raw = load_raw(None, &env(&SECRETS)).expect("raw");
+        raw.slack.request_timeout_secs = 30;
+        raw.outbox.lease_secs = 30;
+        let err = Settings::validate(raw).err().expect("lease too short").to_string();
+        assert!(
+            err.contains("outbox.lease_secs") && err.contains("slack.request_timeout_secs"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn api_url_trailing_slash_is_removed() {
         let s = load_with(&[
             SECRETS[0],

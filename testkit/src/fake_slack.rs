@@ -95,6 +95,9 @@ pub enum Failure {
     Status(u16),
     /// HTTP 200 `{"ok":false,"error":"<code>"}`, e.g. `channel_not_found`.
     SlackError(String),
+    /// The call takes effect (a post is posted) but the answer comes this
+    /// late: past the bot's timeout, it never learns the outcome.
+    AnswerLate(Duration),
 }
 
 /// Calls per Web API method, failed ones included, in both modes.
@@ -417,6 +420,13 @@ impl FakeSlack {
             .collect()
     }
 
+    /// How many messages `channel` holds (a user id: their DM), as
+    /// `conversations.history` sees them, thread replies included.
+    pub fn messages_in(&self, channel: &str) -> usize {
+        let channel = dm_channel(channel);
+        self.posts().history.get(&channel).map_or(0, Vec::len)
+    }
+
     /// Calls to `method` that were answered `ok:true`.
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
         self.shared.log().ok_calls(method)
@@ -607,8 +617,12 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
     // Recording takes the failure and logs the call in one critical section.
     let mut log = (recording || shared.injecting.load(Relaxed)).then(|| shared.log());
     let channel = params.get("channel").and_then(Value::as_str);
-    let failure = log.as_mut().and_then(|log| log.take_failure(method, channel));
-    let latency = log.as_ref().map_or(Duration::ZERO, |log| log.latency);
+    let mut failure = log.as_mut().and_then(|log| log.take_failure(method, channel));
+    let mut latency = log.as_ref().map_or(Duration::ZERO, |log| log.latency);
+    if let Some(Failure::AnswerLate(late)) = failure {
+        latency = latency.max(late);
+        failure = None;
+    }
     let (response, ok) = match failure {
         Some(failure) => (failure_response(&failure), false),
         None => {
@@ -716,6 +730,7 @@ fn failure_response(failure: &Failure) -> Response<Full<Bytes>> {
             let body = json!({"ok": false, "error": code});
             json_response(StatusCode::OK, Bytes::from(body.to_string()))
         }
+        Failure::AnswerLate(_) => unreachable!("a late answer is answered normally"),
     }
 }
 

@@ -5,6 +5,7 @@
 mod digest;
 mod escalation;
 mod http_edges;
+mod lost_answers;
 mod orphan;
 mod outbox_delivery;
 mod person_left;

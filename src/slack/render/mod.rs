@@ -581,6 +581,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_outbox_key_rides_in_the_metadata() {
+        let with = with_key_metadata(r#"{"channel":"C1","text":"hi"}"#, "intake_message", "req:1:intake_post");
+        let value: Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(value["text"], "hi");
+        assert_eq!(value["metadata"]["event_type"], "intake_message");
+        assert_eq!(value["metadata"]["event_payload"]["key"], "req:1:intake_post");
+        let empty: Value = serde_json::from_str(&with_key_metadata("{ }", "e", "k")).unwrap();
+        assert_eq!(empty["metadata"]["event_payload"]["key"], "k");
+    }
+
+    #[test]
     fn escape_neutralises_mentions() {
         assert_eq!(escape("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
     }
