@@ -70,6 +70,8 @@ fn spawn_child(launch: &Launch, database: &str, bind: &str, log: &std::path::Pat
         .env("INTAKE__SERVER__BIND", bind)
         .env("INTAKE__CHANNELS__INTAKE", &launch.intake_channel)
         .env("INTAKE__LOG__LEVEL", "warn")
+        // The fake Slack has no rate limits to respect: measure the dispatcher.
+        .env("INTAKE__OUTBOX__POSTS_PER_CHANNEL_PER_SEC", "0")
         .env("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
