@@ -255,11 +255,13 @@ impl Dispatcher {
                 settled,
             };
             match self.outcomes.submit(outcome).await {
-                Ok(Lease::Held) => {
-                    if let Some((name, label)) = counted {
-                        metrics::counter!(name, "method" => method, "reason" => label).increment(1);
+                Ok(Lease::Held) => match counted {
+                    Some((name, None)) => metrics::counter!(name, "method" => method).increment(1),
+                    Some((name, Some(reason))) => {
+                        metrics::counter!(name, "method" => method, "reason" => reason).increment(1)
                     }
-                }
+                    None => {}
+                },
                 Ok(Lease::Lost) => {
                     let _enter = span.enter();
                     warn!(
@@ -452,14 +454,14 @@ fn delta(wait: Duration) -> TimeDelta {
     TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(60))
 }
 
-/// The counter an outcome adds to, with its label, once recorded.
-fn counter(settled: &Settled) -> Option<(&'static str, &'static str)> {
+/// The counter an outcome adds to once recorded, and for a retry, why.
+fn counter(settled: &Settled) -> Option<(&'static str, Option<&'static str>)> {
     Some(match settled {
-        Settled::Sent(_) => ("intake_outbox_sent_total", "sent"),
-        Settled::Dead(_) => ("intake_outbox_dead_total", "refused"),
-        Settled::Wait(_, reason) => ("intake_outbox_retries_total", *reason),
-        Settled::Retry { in_doubt: true, .. } => ("intake_outbox_retries_total", "unanswered"),
-        Settled::Retry { .. } => ("intake_outbox_retries_total", "transient"),
+        Settled::Sent(_) => ("intake_outbox_sent_total", None),
+        Settled::Dead(_) => ("intake_outbox_dead_total", None),
+        Settled::Wait(_, reason) => ("intake_outbox_retries_total", Some(*reason)),
+        Settled::Retry { in_doubt: true, .. } => ("intake_outbox_retries_total", Some("unanswered")),
+        Settled::Retry { .. } => ("intake_outbox_retries_total", Some("transient")),
         Settled::Skipped => return None,
     })
 }
