@@ -11,5 +11,6 @@ mod person_left;
 mod request_flow;
 mod scheduler;
 mod severity;
+mod slow_clients;
 mod triage;
 mod words;
