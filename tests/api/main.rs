@@ -8,6 +8,7 @@ mod http_edges;
 mod orphan;
 mod outbox_delivery;
 mod person_left;
+mod replicas;
 mod request_flow;
 mod scheduler;
 mod severity;
