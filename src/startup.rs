@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -216,11 +217,28 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let service = service_fn(move |request| crate::http::route(state.clone(), request));
+        let first_request = Arc::new(AtomicBool::new(false));
+        let seen = first_request.clone();
+        let service = service_fn(move |request| {
+            seen.store(true, Ordering::Relaxed);
+            crate::http::route(state.clone(), request)
+        });
         let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
+        let header_timeout = settings.header_timeout;
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper's header timeout starts only once the protocol is known:
+            // a client that sends nothing (or half an HTTP/2 preface) would
+            // hold its slot forever. Its first request must arrive in time.
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = &mut connection => {}
+                () = tokio::time::sleep(header_timeout) => {
+                    if first_request.load(Ordering::Relaxed) {
+                        let _ = connection.await;
+                    }
+                }
+            }
             drop(permit);
         });
     }

@@ -22,6 +22,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -129,9 +130,11 @@ impl Counts {
 /// What the fake has seen of successful `chat.postMessage` calls.
 #[derive(Debug, Default)]
 pub struct Posts {
-    seen: HashSet<(String, String)>,
-    /// Posts whose (channel, text) was posted before (since the last
-    /// [`FakeSlack::reset_window`]).
+    /// (channel, text, hash of thread and blocks) of every post.
+    seen: HashSet<(String, String, u64)>,
+    /// Posts identical to an earlier one (same channel, thread, text and
+    /// blocks) since the last [`FakeSlack::reset_window`]. The same words
+    /// in another thread, or on another day's digest, are no duplicate.
     pub duplicates: u64,
     keys: HashSet<String>,
     /// Posts whose metadata key (intake's outbox dedupe key, in
@@ -241,7 +244,7 @@ impl Posts {
         })
     }
 
-    fn note(&mut self, channel: &str, text: &str, ts: &str) {
+    fn note(&mut self, channel: &str, text: &str, rest: u64, ts: &str) {
         let now = Instant::now();
         self.window_count += 1;
         self.window_first.get_or_insert(now);
@@ -252,7 +255,7 @@ impl Posts {
         } else if text.starts_with("Received #") {
             self.receipts += 1;
         }
-        if !self.seen.insert((channel.to_owned(), text.to_owned())) {
+        if !self.seen.insert((channel.to_owned(), text.to_owned(), rest)) {
             self.duplicates += 1;
         }
     }
@@ -645,8 +648,11 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
                     if ok && method == "chat.postMessage" {
                         let param = |key: &str| params.get(key).and_then(Value::as_str).unwrap_or_default();
                         let ts = reply["ts"].as_str().unwrap_or_default();
+                        let mut rest = DefaultHasher::new();
+                        param("thread_ts").hash(&mut rest);
+                        params.get("blocks").map(Value::to_string).hash(&mut rest);
                         let mut posts = shared.posts();
-                        posts.note(param("channel"), param("text"), ts);
+                        posts.note(param("channel"), param("text"), rest.finish(), ts);
                         posts.store(reply["channel"].as_str().unwrap_or_default(), ts, &params);
                     }
                     (json_response(StatusCode::OK, Bytes::from(reply.to_string())), ok)
