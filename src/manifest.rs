@@ -12,7 +12,7 @@ display_information:
   description: File requests with /request; triage, SLAs and answers in Slack.
 features:
   app_home:
-    home_tab_enabled: false
+    home_tab_enabled: true
     messages_tab_enabled: true
     messages_tab_read_only_enabled: false
   bot_user:
@@ -42,6 +42,7 @@ settings:
     bot_events:
       - reaction_added
       - reaction_removed
+      - app_home_opened
   interactivity:
     is_enabled: true
     request_url: {base}/slack/interactions

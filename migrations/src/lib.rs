@@ -12,6 +12,7 @@ mod m20261125_000004_reactions;
 mod m20261125_000005_digest_indexes;
 mod m20261202_000006_sla_cycle_and_intake_error;
 mod m20261202_000007_outbox_in_doubt;
+mod m20261202_000008_owner_index;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_digest_indexes::Migration),
             Box::new(m20261202_000006_sla_cycle_and_intake_error::Migration),
             Box::new(m20261202_000007_outbox_in_doubt::Migration),
+            Box::new(m20261202_000008_owner_index::Migration),
         ]
     }
 }

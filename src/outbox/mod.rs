@@ -21,6 +21,9 @@ pub enum Method {
     PostMessage,
     UpdateMessage,
     PostEphemeral,
+    /// A person's App Home, rendered when it is sent (the payload names
+    /// only the person), so a burst of changes costs one publish.
+    PublishHome,
 }
 
 impl Method {
@@ -29,13 +32,19 @@ impl Method {
             Self::PostMessage => "chat.postMessage",
             Self::UpdateMessage => "chat.update",
             Self::PostEphemeral => "chat.postEphemeral",
+            Self::PublishHome => "views.publish",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::PostMessage, Self::UpdateMessage, Self::PostEphemeral]
-            .into_iter()
-            .find(|m| m.as_str() == value)
+        [
+            Self::PostMessage,
+            Self::UpdateMessage,
+            Self::PostEphemeral,
+            Self::PublishHome,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == value)
     }
 }
 
@@ -168,6 +177,18 @@ impl DedupeKey {
         ))
     }
 
+    /// A refresh of `user`'s App Home; `nonce` makes each refresh its own
+    /// row (waiting ones for the same person are replaced, see
+    /// `store::outbox::enqueue_home`).
+    pub fn home(user: &str, nonce: &str) -> Self {
+        Self(format!("{}{nonce}", Self::home_prefix(user)))
+    }
+
+    /// What every Home refresh key for `user` starts with.
+    pub fn home_prefix(user: &str) -> String {
+        format!("home:{user}:")
+    }
+
     /// The scheduled digest of one local date.
     pub fn digest(date: NaiveDate) -> Self {
         Self(format!("digest:{date}"))
@@ -231,6 +252,16 @@ impl OutboundMessage {
         Self {
             method: Method::PostEphemeral,
             ..Self::post(None, dedupe_key, payload)
+        }
+    }
+
+    /// A refresh of `user`'s App Home.
+    pub fn home(user: &str) -> Self {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            method: Method::PublishHome,
+            // The payload is only whose Home: it is rendered when sent.
+            ..Self::post(None, DedupeKey::home(user, &nonce), Value::String(user.to_string()))
         }
     }
 

@@ -162,6 +162,8 @@ async fn file_together(
     }
     let now = filings.iter().map(|f| f.at).max().unwrap_or_else(Utc::now);
     crate::store::outbox::enqueue_posts(&txn, messages, now).await?;
+    let submitters = stored.iter().flatten().map(|r| r.submitter.as_str());
+    crate::store::outbox::enqueue_homes(&txn, submitters, now).await?;
     txn.commit().await?;
     Ok(stored)
 }

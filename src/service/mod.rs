@@ -9,6 +9,7 @@
 
 pub mod explain;
 pub mod file_request;
+pub mod home;
 pub mod open_form;
 pub mod reaction;
 pub mod repost;
@@ -102,6 +103,9 @@ pub async fn event(services: &Services, envelope: EventEnvelope, body: &[u8]) ->
             authorizations,
         } => {
             let kind = event.get("type").and_then(Value::as_str).unwrap_or("unknown");
+            if let Some(user) = crate::slack::inbound::home_opened(&event) {
+                return home::opened(&services.ctx, user).await;
+            }
             // Reactions that can matter are kept and processed after the
             // ack; nothing else we subscribe to needs work yet.
             if !matches!(kind, "reaction_added" | "reaction_removed") {

@@ -79,6 +79,7 @@ pub async fn run_step(
         for message in effect_messages(ctx, &before, event, actor, &step) {
             crate::store::outbox::enqueue(&txn, message, now).await?;
         }
+        super::home::refresh_involved(&txn, Some(&before), after, now).await?;
         txn.commit().await?;
         ctx.outbox.wake();
         info!(request = number.0, event = event.name(), from = %step.from, to = %step.to(), "triage step");
@@ -168,7 +169,15 @@ pub async fn clicked(ctx: &Context, click: Click) -> Reply {
         Err(message) => return explained(ctx, &reply_to, &message).await,
     };
     match run_step(ctx, number, &event, &actor, Utc::now()).await {
-        Ok(StepOutcome::Done(_)) => Reply::Ack,
+        Ok(StepOutcome::Done(_)) => {
+            // The queue it was clicked in changed too.
+            if click.from_home
+                && let Err(e) = super::home::refresh_now(ctx, &[user.as_str()]).await
+            {
+                tracing::warn!(error = %e, "could not queue the clicker's App Home refresh");
+            }
+            Reply::Ack
+        }
         Ok(StepOutcome::Refused(message)) => {
             if matches!(action, Action::Assign | Action::SetSeverity)
                 && let Err(e) = restore_card(ctx, number, &click.trigger_id).await

@@ -147,6 +147,14 @@ pub const METADATA_EVENT: &str = "intake_message";
 /// How many pages of history (200 messages each) a look-up reads at most.
 const HISTORY_PAGES: usize = 5;
 
+/// Whether a `channel` is a user id (`U…`, `W…`): a post to it goes to the
+/// app's DM with that person.
+pub fn is_user_id(channel: &str) -> bool {
+    channel.starts_with(['U', 'W'])
+        && channel.len() > 1
+        && channel.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 fn no_answer_within(limit: Duration) -> CallError {
     CallError::Unanswered(format!("no answer within {} ms", limit.as_millis()))
 }
@@ -199,6 +207,7 @@ pub struct SlackApi {
     /// `views.open` and the outbox's messages go out through the plain
     /// pooled client (see [`SlackApi::post_json`]).
     raw: Arc<RawClient>,
+    workspace: Arc<tokio::sync::OnceCell<String>>,
 }
 
 struct RawClient {
@@ -264,6 +273,7 @@ impl SlackApi {
             token: SlackApiToken::new(SlackApiTokenValue::new(bot_token.to_string())),
             timeout,
             raw: Arc::new(raw),
+            workspace: Arc::default(),
         })
     }
 
@@ -422,7 +432,7 @@ impl SlackApi {
         key: &str,
         oldest: i64,
     ) -> Result<Option<MessageRef>, CallError> {
-        let channel = match crate::slack::render::is_user_id(channel) {
+        let channel = match is_user_id(channel) {
             true => self.dm_channel(channel).await?,
             false => channel.to_string(),
         };
@@ -481,6 +491,32 @@ impl SlackApi {
         let Answer { channel } = serde_json::from_slice(&answer)
             .map_err(|e| CallError::Permanent(format!("unreadable conversations.open answer: {e}")))?;
         Ok(channel.id)
+    }
+
+    /// `views.publish`: `user`'s App Home.
+    pub async fn publish_home(&self, user: &str, view: Value) -> Result<(), CallError> {
+        let body = serde_json::json!({"user_id": user, "view": view}).to_string();
+        self.post_json("views.publish", body, self.timeout).await.map(|_| ())
+    }
+
+    /// The workspace's address (`https://acme.slack.com/`), from `auth.test`,
+    /// asked once: links to messages are built from it without a
+    /// `chat.getPermalink` per message. `None` while Slack cannot say.
+    pub async fn workspace_url(&self) -> Option<String> {
+        let url = self
+            .workspace
+            .get_or_try_init(|| async {
+                let answer = self.post_json("auth.test", "{}".into(), self.timeout).await?;
+                #[derive(serde::Deserialize)]
+                struct Answer {
+                    url: String,
+                }
+                serde_json::from_slice::<Answer>(&answer)
+                    .map(|a| a.url)
+                    .map_err(|e| CallError::Permanent(format!("unreadable auth.test answer: {e}")))
+            })
+            .await;
+        url.ok().cloned()
     }
 
     /// `chat.getPermalink` for a posted message.

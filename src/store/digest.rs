@@ -19,13 +19,13 @@ use crate::store::requests::to_domain;
 /// How many requests each list shows before "and N more".
 pub const LISTED: u64 = 8;
 
-const FINISHED: [&str; 2] = ["rejected", "closed"];
+pub(crate) const FINISHED: [&str; 2] = ["rejected", "closed"];
 /// States in which the resolution SLA runs.
 const WORKING: [&str; 2] = ["triaged", "accepted"];
 /// Open, not resolved, and the resolution clock running.
 const UNRESOLVED: [&str; 3] = ["new", "triaged", "accepted"];
 
-async fn listing(
+pub(crate) async fn listing(
     conn: &impl ConnectionTrait,
     condition: Condition,
     order: request::Column,
@@ -132,7 +132,7 @@ async fn by_running_deadline(
 
 /// Breached requests: untriaged past the response SLA, or being worked on
 /// past the resolution SLA, longest overdue first.
-async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
+pub(crate) async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
     by_running_deadline(
         conn,
         Condition::all().add(request::Column::ResponseDueAt.lt(at)),
@@ -144,7 +144,7 @@ async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Res
 /// At risk: past the first reminder of the running SLA but not breached
 /// (the breach notice is stage 1000), soonest deadline first. The stage is
 /// reset when no SLA runs, and few requests are at risk at once.
-async fn at_risk_listing(conn: &impl ConnectionTrait) -> Result<Listing, StoreError> {
+pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait) -> Result<Listing, StoreError> {
     let at_risk = || {
         Condition::all()
             .add(request::Column::SlaStage.gt(0))

@@ -21,6 +21,7 @@ pub mod digest;
 pub mod due;
 pub mod entities;
 pub mod events;
+pub mod home;
 pub mod outbox;
 pub mod requests;
 

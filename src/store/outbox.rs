@@ -64,6 +64,31 @@ pub async fn enqueue(
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
+/// Queues a refresh of each person's App Home, replacing any refresh of
+/// theirs still waiting unclaimed: the Home is rendered when sent, so one
+/// publish per person covers a burst of changes.
+pub async fn enqueue_homes<'a>(
+    conn: &impl ConnectionTrait,
+    users: impl IntoIterator<Item = &'a str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut users: Vec<&str> = users.into_iter().collect();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        // Few rows are pending: the status index keeps this small.
+        outbox_message::Entity::delete_many()
+            .filter(Column::Status.eq(PENDING))
+            .filter(Column::Method.eq(Method::PublishHome.as_str()))
+            .filter(Column::DedupeKey.starts_with(DedupeKey::home_prefix(user)))
+            .filter(Column::LeaseOwner.is_null())
+            .exec(conn)
+            .await?;
+        enqueue(conn, OutboundMessage::home(user), now).await?;
+    }
+    Ok(())
+}
+
 /// Adds new posts (`chat.postMessage`, `chat.postEphemeral`) in one
 /// statement; keys already queued are skipped. Card refreshes go through
 /// [`enqueue`], which also drops the stale ones.

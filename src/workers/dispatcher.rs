@@ -46,6 +46,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const HISTORY_MARGIN: i64 = 600;
 
 pub struct Dispatcher {
+    ctx: Context,
     store: Store,
     slack: SlackApi,
     settings: OutboxSettings,
@@ -98,6 +99,7 @@ impl Dispatcher {
             },
         );
         Self {
+            ctx: ctx.clone(),
             store: ctx.store.clone(),
             slack: ctx.slack.clone(),
             settings: ctx.settings.outbox.clone(),
@@ -319,6 +321,9 @@ impl Dispatcher {
     async fn send(&self, row: &OutboxRow, intake_message: Option<&MessageRef>) -> Result<Sent, CallError> {
         let method = Method::parse(&row.method)
             .ok_or_else(|| CallError::Permanent(format!("unknown outbox method {:?}", row.method)))?;
+        if method == Method::PublishHome {
+            return self.publish_home(row).await;
+        }
         let mut payload = row.payload.clone();
         let (needs_address, needs_link) = render::needs_intake_message(&payload);
         if needs_address || needs_link {
@@ -349,6 +354,7 @@ impl Dispatcher {
             }
             // Updating a message twice changes nothing.
             Method::UpdateMessage => self.slack.update_message(payload).await.map(|_| None),
+            Method::PublishHome => unreachable!("published above"),
             Method::PostEphemeral => {
                 if row.in_doubt {
                     // Slack keeps no history of ephemeral messages to check.
@@ -361,6 +367,18 @@ impl Dispatcher {
             self.pacing.throttle(method, &address.channel, *wait);
         }
         result.map(Sent::Posted)
+    }
+
+    /// A person's App Home, rendered now from the store: however many
+    /// changes asked for it, it shows the latest.
+    async fn publish_home(&self, row: &OutboxRow) -> Result<Sent, CallError> {
+        let user: String = serde_json::from_str(&row.payload)
+            .map_err(|_| CallError::Permanent("a Home refresh names no user".into()))?;
+        let view = crate::service::home::view(&self.ctx, &user)
+            .await
+            .map_err(|e| CallError::Transient(e.to_string()))?;
+        self.slack.publish_home(&user, view).await?;
+        Ok(Sent::Posted(None))
     }
 
     /// A post whose earlier send may have reached Slack: looked for in its

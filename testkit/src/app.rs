@@ -169,6 +169,22 @@ impl TestApp {
         self.post_signed("/slack/events", "application/json", &body).await
     }
 
+    /// `user` opens the app's Home tab (`app_home_opened`).
+    pub async fn open_home(&self, user: &str) -> Response {
+        let mut event: Value = serde_json::from_slice(&sample("events/app_home_opened.json")).expect("sample");
+        event["event"]["user"] = json!(user);
+        event["event_id"] = json!(format!("EvHome{}", uuid::Uuid::new_v4().simple()));
+        let body = event.to_string().into_bytes();
+        self.post_signed("/slack/events", "application/json", &body).await
+    }
+
+    /// `user` clicks `action` on request `number` in their App Home.
+    pub async fn click_in_home(&self, action: &str, number: i64, user: &str) -> Response {
+        let body = crate::bodies::home_click_body(action, number, user);
+        self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &body)
+            .await
+    }
+
     /// Runs every scheduled job due at `at` (the injected clock).
     pub async fn run_jobs(&self, at: chrono::DateTime<chrono::Utc>) -> Vec<String> {
         intake::service::scheduled::run_due(self.context(), at, false)

@@ -57,6 +57,20 @@ pub fn click_body(action: &str, number: i64, user: &str, choice: Option<&str>, c
     form_payload(&payload)
 }
 
+/// `user` clicks `action` on request `number` in their App Home (a view,
+/// not a message: no channel).
+pub fn home_click_body(action: &str, number: i64, user: &str) -> Vec<u8> {
+    let body = click_body(action, number, user, None, "");
+    let form: std::collections::HashMap<String, String> = serde_urlencoded::from_bytes(&body).expect("form");
+    let mut payload: Value = serde_json::from_str(&form["payload"]).expect("payload");
+    let object = payload.as_object_mut().expect("object");
+    object.remove("channel");
+    object.remove("message");
+    payload["container"] = json!({"type": "view", "view_id": "V0HOME0001"});
+    payload["view"] = json!({"id": "V0HOME0001", "type": "home", "callback_id": "home"});
+    form_payload(&payload)
+}
+
 /// A triage step modal (`callback`) submitted by `user` with these fields.
 pub fn step_body(callback: &str, number: i64, user: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     let mut payload: Value = serde_json::from_slice(&sample("interactivity/view_submission.json")).expect("sample");

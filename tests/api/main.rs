@@ -4,6 +4,7 @@
 
 mod digest;
 mod escalation;
+mod home;
 mod http_edges;
 mod lost_answers;
 mod orphan;

@@ -31,8 +31,8 @@ async fn messages_committed_before_a_crash_are_sent_after_restart() {
     );
     assert_eq!(
         outbox::counts(first.db()).await.unwrap(),
-        (3, 0, 0),
-        "three messages wait in the outbox"
+        (4, 0, 0),
+        "the card, the on-call page, the receipt and the submitter's Home wait in the outbox"
     );
     first.stop().await;
     assert_eq!(slack.attempts_to("chat.postMessage"), 0);
@@ -59,7 +59,8 @@ async fn messages_committed_before_a_crash_are_sent_after_restart() {
     );
     assert!(requests::find(second.db(), RequestNumber(1)).await.unwrap().is_some());
     wait_until_settled(&second, 3).await;
-    assert_eq!(outbox::counts(second.db()).await.unwrap(), (0, 3, 0));
+    wait_until_settled(&second, 4).await;
+    assert_eq!(outbox::counts(second.db()).await.unwrap(), (0, 4, 0));
 }
 
 /// Waits until `n` messages are finished (sent or dead).
@@ -201,7 +202,9 @@ async fn two_dispatchers_on_one_database_send_each_message_once() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 30, "no message was sent twice");
-    assert_eq!(outbox::counts(a.db()).await.unwrap(), (0, 30, 0));
+    wait_until_settled(&a, 31).await;
+    // 15 cards, 15 receipts, one Home for their (one) submitter.
+    assert_eq!(outbox::counts(a.db()).await.unwrap(), (0, 31, 0));
 }
 
 #[tokio::test]

@@ -235,8 +235,8 @@ async fn text_that_looks_like_a_placeholder_is_just_text() {
     );
     assert_eq!(
         intake::store::outbox::counts(app.db()).await.unwrap(),
-        (0, 2, 0),
-        "nothing died"
+        (0, 3, 0),
+        "nothing died (the card, the receipt, the submitter's Home)"
     );
 }
 

@@ -39,6 +39,15 @@ pub fn bot_user(authorizations: &[Authorization]) -> Option<&str> {
         .and_then(|a| a.user_id.as_deref())
 }
 
+/// `app_home_opened` on the Home tab (not Messages or About): who opened it.
+pub fn home_opened(event: &serde_json::Value) -> Option<&str> {
+    let field = |key: &str| event.get(key).and_then(serde_json::Value::as_str);
+    match (field("type"), field("tab")) {
+        (Some("app_home_opened"), Some("home")) => field("user"),
+        _ => None,
+    }
+}
+
 pub fn event(body: &[u8]) -> Result<EventEnvelope, ParseError> {
     serde_json::from_slice(body).map_err(|e| ParseError(format!("malformed event: {e}")))
 }

@@ -37,6 +37,8 @@ pub struct Click {
     pub selected_user: Option<String>,
     /// A static_select's pick.
     pub selected_option: Option<String>,
+    /// Clicked in the clicker's App Home (not on a message).
+    pub from_home: bool,
 }
 
 /// The `/request` modal, submitted.
@@ -97,6 +99,8 @@ struct IdOnly {
 
 #[derive(Debug, Clone, Deserialize)]
 struct Container {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     channel_id: Option<String>,
 }
 
@@ -180,6 +184,10 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
 }
 
 fn click(actions: BlockActions) -> Interaction {
+    let from_home = actions
+        .container
+        .as_ref()
+        .is_some_and(|c| c.kind.as_deref() == Some("view"));
     let channel = actions
         .channel
         .map(|c| c.id)
@@ -195,6 +203,7 @@ fn click(actions: BlockActions) -> Interaction {
         action: Action::from_id(&action.action_id).ok_or(action.action_id),
         selected_user: action.selected_user,
         selected_option: action.selected_option.map(|o| o.value),
+        from_home,
     })
 }
 

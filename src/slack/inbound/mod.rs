@@ -12,7 +12,7 @@ mod interaction;
 use slack_morphism::prelude::SlackViewState;
 
 pub use command::{CommandIntent, SlashCommand, command};
-pub use event::{Authorization, EventEnvelope, Reaction, ReactionEnvelope, bot_user, event};
+pub use event::{Authorization, EventEnvelope, Reaction, ReactionEnvelope, bot_user, event, home_opened};
 pub use interaction::{
     Click, FieldProblem, Interaction, RequestSubmission, StepMetadata, StepSubmission, interaction, interaction_payload,
 };

@@ -7,7 +7,7 @@ use crate::domain::request::Request;
 use crate::domain::state::State;
 
 /// The deadline that is running, in words: triage, resolution, or none.
-fn running_deadline(request: &Request) -> String {
+pub(crate) fn running_deadline(request: &Request) -> String {
     match request.state {
         State::New => format!("triage due {}", slack_date(request.deadlines.response_due)),
         State::Triaged | State::Accepted => format!("resolution due {}", slack_date(request.deadlines.resolution_due)),

@@ -33,6 +33,7 @@ pub const INTAKE_TS: &str = "<intake:ts>";
 
 mod card;
 mod form;
+pub mod home;
 pub mod lists;
 pub mod replies;
 pub mod schedule;
@@ -476,15 +477,7 @@ pub fn needs_intake_message(payload: &str) -> (bool, bool) {
 /// (`U…`, `W…`), which posts to the app's DM with them.
 pub fn dm_recipient(payload: &str) -> Option<String> {
     let channel = address(payload)?.channel;
-    is_user_id(&channel).then_some(channel)
-}
-
-/// Whether a `channel` is a user id (`U…`, `W…`): a post to it goes to the
-/// app's DM with that person.
-pub fn is_user_id(channel: &str) -> bool {
-    channel.starts_with(['U', 'W'])
-        && channel.len() > 1
-        && channel.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    crate::slack::api::is_user_id(&channel).then_some(channel)
 }
 
 /// Where a Web API payload goes.

@@ -1,0 +1,64 @@
+//! App Home: opening the tab asks for a fresh Home, and every change to a
+//! request asks for its submitter's and owner's. Either way the refresh is
+//! an outbox row rendered when the dispatcher sends it, so a burst of
+//! changes costs one `views.publish` per person.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tracing::warn;
+
+use crate::context::Context;
+use crate::domain::request::Request;
+use crate::slack::Reply;
+use crate::slack::render;
+use crate::store::{self, StoreError, Transaction};
+
+/// `app_home_opened` on the Home tab: queue a refresh and ack at once.
+pub async fn opened(ctx: &Context, user: &str) -> Reply {
+    match refresh_now(ctx, &[user]).await {
+        Ok(()) => {}
+        Err(e) => warn!(error = %e, user, "could not queue the App Home refresh"),
+    }
+    Reply::Ack
+}
+
+/// Queues Home refreshes for `users` in a transaction of its own.
+pub async fn refresh_now(ctx: &Context, users: &[&str]) -> Result<(), StoreError> {
+    let txn = ctx.store.write().await?;
+    store::outbox::enqueue_homes(&txn, users.iter().copied(), Utc::now()).await?;
+    txn.commit().await?;
+    ctx.outbox.wake();
+    Ok(())
+}
+
+/// Queues, inside the caller's transaction, Home refreshes for the people
+/// a change to a request concerns: its submitter, and its owner before and
+/// after.
+pub async fn refresh_involved(
+    txn: &Transaction,
+    before: Option<&Request>,
+    after: &Request,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut people = vec![after.submitter.as_str()];
+    people.extend(after.owner.as_deref());
+    people.extend(before.and_then(|b| b.owner.as_deref()));
+    store::outbox::enqueue_homes(txn, people, now).await
+}
+
+/// `user`'s Home as it is now, for `views.publish`.
+pub async fn view(ctx: &Context, user: &str) -> Result<Value, StoreError> {
+    let db = ctx.store.db();
+    let mine = store::home::mine(db, user).await?;
+    let queue = match ctx.triagers.contains(user).await {
+        true => Some(store::home::queue(db, user, Utc::now()).await?),
+        false => None,
+    };
+    let workspace = ctx.slack.workspace_url().await;
+    Ok(render::home::home(
+        &mine,
+        queue.as_ref(),
+        &ctx.settings.policy.severities,
+        workspace.as_deref(),
+    ))
+}
