@@ -629,7 +629,9 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
     let (response, ok) = match failure {
         Some(failure) => (failure_response(&failure), false),
         None => {
-            let seq = shared.seq.fetch_add(1, Relaxed) + 1;
+            // Only posts take a message timestamp.
+            let posts = matches!(method, "chat.postMessage" | "chat.postEphemeral");
+            let seq = if posts { shared.seq.fetch_add(1, Relaxed) + 1 } else { 0 };
             match as_is {
                 Some(sample) => (
                     json_response(StatusCode::OK, Bytes::from_static(sample.as_bytes())),
