@@ -136,7 +136,9 @@ impl Dispatcher {
                 renewed = std::time::Instant::now();
             }
             let mut claimed = 0;
-            if in_flight < capacity {
+            // Refill half the window at a time: a claim is a few queries on
+            // the one writer, too dear to spend on every finished message.
+            if in_flight <= capacity / 2 {
                 match this.claim(capacity - in_flight).await {
                     Ok((token, by_request)) => {
                         for rows in by_request {
@@ -151,7 +153,7 @@ impl Dispatcher {
                 }
             }
             in_flight += claimed;
-            if claimed > 0 && in_flight < capacity {
+            if claimed > 0 && in_flight <= capacity / 2 {
                 continue;
             }
             tokio::select! {

@@ -279,6 +279,16 @@ async fn main() {
     let (list_median, list_max) = time(50, || requests::open_for_submitter(db, "U000000042", 25)).await;
     let (find_median, find_max) = time(50, || requests::find(db, RequestNumber(count / 2))).await;
     let (react_median, react_max) = time(50, || requests::find_by_message(db, &message)).await;
+    // A triager's App Home: their requests, the queue's four lists, rendered.
+    let triager = user('U', 900_000);
+    let severities = &ctx.settings.policy.severities;
+    let (home_median, home_max) = time(20, || async {
+        let mine = intake::store::home::mine(db, &triager).await?;
+        let queue = intake::store::home::queue(db, &triager, now).await?;
+        let view = intake::slack::render::home::home(&mine, Some(&queue), severities, None);
+        Ok::<_, intake::store::StoreError>(view.to_string().len())
+    })
+    .await;
 
     println!("## Scale: {count} requests on {backend}\n");
     println!(
@@ -306,6 +316,11 @@ async fn main() {
         "| `/request list` for one submitter | {} | {} | < 10 |",
         ms(list_median),
         ms(list_max)
+    );
+    println!(
+        "| App Home for one triager (their requests + the queue's four lists, rendered) | {} | {} | < 20 |",
+        ms(home_median),
+        ms(home_max)
     );
     println!("| one request by number | {} | {} | – |", ms(find_median), ms(find_max));
     println!(
