@@ -28,8 +28,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Manifest { url } = &cli.command {
-        print!("{}", intake::manifest::manifest(url));
+    if let Command::Manifest { url, .. } = &cli.command {
+        let delivery = match url {
+            Some(url) => intake::manifest::Delivery::Url(url),
+            None => intake::manifest::Delivery::Socket,
+        };
+        print!("{}", intake::manifest::manifest(delivery));
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;
