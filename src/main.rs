@@ -41,7 +41,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig => {
             print!("{}", settings.redacted_toml());
-            eprintln!("configuration is valid");
+            let transport = match settings.transport {
+                intake::config::Transport::Http => "HTTP",
+                intake::config::Transport::Socket => "Socket Mode",
+            };
+            eprintln!("configuration is valid; Slack reaches intake over {transport} (slack.transport)");
         }
         Command::Migrate => {
             let store = Store::connect(&settings.database.url, 1).await?;

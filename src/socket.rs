@@ -385,4 +385,19 @@ mod tests {
         assert!(within(backoff(3), 4.0));
         assert!(within(backoff(40), 60.0));
     }
+
+    #[tokio::test]
+    async fn a_wss_url_gets_as_far_as_the_tls_handshake_without_a_panic() {
+        // A peer that hangs up at once: the TLS client is built (crypto
+        // provider, root certificates) and the handshake fails, cleanly.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        let connected = tokio_tungstenite::connect_async(format!("wss://127.0.0.1:{port}/link/")).await;
+        assert!(connected.is_err());
+    }
 }
