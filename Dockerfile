@@ -22,7 +22,8 @@ WORKDIR /var/lib/intake
 USER intake
 # Listen on all interfaces inside the container; the SQLite file lives in
 # /var/lib/intake (mount a volume there), or set INTAKE__DATABASE__URL to
-# a postgres:// URL. SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are required.
+# a postgres:// URL. SLACK_BOT_TOKEN is required, and SLACK_SIGNING_SECRET
+# (HTTP) or SLACK_APP_TOKEN (Socket Mode: no port needs to face Slack).
 ENV INTAKE__SERVER__BIND=0.0.0.0:3000 \
     INTAKE__DATABASE__URL=sqlite:///var/lib/intake/intake.db?mode=rwc \
     INTAKE__LOG__FORMAT=json

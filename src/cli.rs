@@ -51,11 +51,16 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
-    /// Print the Slack app manifest for a public base URL.
+    /// Print the Slack app manifest: for a public base URL (--url), or for
+    /// Socket Mode (--socket: no public URL needed).
+    #[command(group(ArgGroup::new("delivery").required(true).args(["url", "socket"])))]
     Manifest {
         /// Where Slack reaches this service, e.g. https://intake.example.com
         #[arg(long)]
-        url: String,
+        url: Option<String>,
+        /// Socket Mode: intake connects to Slack with an app-level token.
+        #[arg(long)]
+        socket: bool,
     },
 }
 

@@ -1,5 +1,7 @@
 //! The HTTP transport: `/slack/*` (signed), `/healthz`, `/readyz`,
-//! `/metrics`.
+//! `/metrics`. Under Socket Mode the listener still serves the last three;
+//! the Slack routes answer 404, since Slack sends nothing there and no
+//! signing secret may be configured to check what arrives.
 //!
 //! Every Slack route checks size, then signature and timestamp on the raw
 //! bytes, then parses the body (`slack::inbound`) and hands it to its use
@@ -26,7 +28,8 @@ use crate::slack::{Reply, inbound};
 /// What the routes share.
 pub struct HttpState {
     pub services: Services,
-    pub verifier: Verifier,
+    /// `None` under Socket Mode: the Slack routes are off.
+    pub verifier: Option<Verifier>,
     pub metrics: PrometheusHandle,
     /// Slack requests being handled; full means 503 (`server.max_in_flight`).
     pub in_flight: tokio::sync::Semaphore,
@@ -78,6 +81,10 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
         _ => None,
     };
     let response = match (request.method(), path.as_str(), slack_route) {
+        (_, _, Some(_)) if state.verifier.is_none() => text(
+            StatusCode::NOT_FOUND,
+            "not found: this intake receives Slack over Socket Mode (slack.transport)\n",
+        ),
         (&Method::POST, _, Some(route)) => match state.in_flight.try_acquire() {
             Ok(_handling) => slack(&state, route, request).await,
             Err(_) => {
@@ -149,7 +156,11 @@ async fn slack(state: &HttpState, route: SlackRoute, request: Request<Incoming>)
             );
         }
     };
-    if let Err(e) = state.verifier.verify(&parts.headers, &body) {
+    let verified = match &state.verifier {
+        Some(verifier) => verifier.verify(&parts.headers, &body),
+        None => return text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    if let Err(e) = verified {
         warn!(route = route.name(), reason = %e, "rejected an unverified Slack request");
         return text(StatusCode::UNAUTHORIZED, format!("{e}\n"));
     }

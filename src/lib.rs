@@ -20,10 +20,13 @@ pub mod context;
 
 pub mod service;
 
-// Who calls the use cases: background loops, and the HTTP transport.
+// Who calls the use cases: background loops, and the transports (HTTP,
+// Socket Mode).
 pub mod workers;
 
 pub mod http;
+
+pub mod socket;
 
 // Process plumbing: telemetry, the composition root, the command line.
 pub mod telemetry;

@@ -28,8 +28,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Manifest { url } = &cli.command {
-        print!("{}", intake::manifest::manifest(url));
+    if let Command::Manifest { url, .. } = &cli.command {
+        let delivery = match url {
+            Some(url) => intake::manifest::Delivery::Url(url),
+            None => intake::manifest::Delivery::Socket,
+        };
+        print!("{}", intake::manifest::manifest(delivery));
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;
@@ -37,7 +41,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig => {
             print!("{}", settings.redacted_toml());
-            eprintln!("configuration is valid");
+            let transport = match settings.transport {
+                intake::config::Transport::Http => "HTTP",
+                intake::config::Transport::Socket => "Socket Mode",
+            };
+            eprintln!("configuration is valid; Slack reaches intake over {transport} (slack.transport)");
         }
         Command::Migrate => {
             let store = Store::connect(&settings.database.url, 1).await?;

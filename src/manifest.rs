@@ -1,8 +1,30 @@
-//! The Slack app manifest, pointed at this deployment's URL.
+//! The Slack app manifest: pointed at this deployment's URL, or for
+//! Socket Mode (no request URLs; intake connects to Slack).
+
+/// How Slack will reach the app.
+#[derive(Debug, Clone, Copy)]
+pub enum Delivery<'a> {
+    /// Slack POSTs to this public base URL.
+    Url(&'a str),
+    /// Slack sends over the WebSocket intake opens (`slack.transport`).
+    Socket,
+}
 
 /// YAML to paste into "Create New App → From an app manifest".
-pub fn manifest(base_url: &str) -> String {
-    let base = base_url.trim_end_matches('/');
+pub fn manifest(delivery: Delivery<'_>) -> String {
+    // The request URL lines, each with its indentation; none over Socket Mode.
+    let (command_url, events_url, interactivity_url, socket) = match delivery {
+        Delivery::Url(base_url) => {
+            let base = base_url.trim_end_matches('/');
+            (
+                format!("\n      url: {base}/slack/commands"),
+                format!("\n    request_url: {base}/slack/events"),
+                format!("\n    request_url: {base}/slack/interactions"),
+                false,
+            )
+        }
+        Delivery::Socket => (String::new(), String::new(), String::new(), true),
+    };
     format!(
         r#"_metadata:
   major_version: 1
@@ -19,8 +41,7 @@ features:
     display_name: intake
     always_online: true
   slash_commands:
-    - command: /request
-      url: {base}/slack/commands
+    - command: /request{command_url}
       description: File a request, or `/request help`
       usage_hint: "[title | help]"
       should_escape: false
@@ -37,18 +58,44 @@ oauth_config:
       - groups:history    #   (the same, in private channels)
       - im:history        #   (the same, in DMs)
 settings:
-  event_subscriptions:
-    request_url: {base}/slack/events
+  event_subscriptions:{events_url}
     bot_events:
       - reaction_added
       - reaction_removed
       - app_home_opened
   interactivity:
-    is_enabled: true
-    request_url: {base}/slack/interactions
+    is_enabled: true{interactivity_url}
   org_deploy_enabled: false
-  socket_mode_enabled: false
+  socket_mode_enabled: {socket}
   token_rotation_enabled: false
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_http_every_request_url_points_at_the_base() {
+        let yaml = manifest(Delivery::Url("https://intake.example.com/"));
+        for url in ["/slack/commands", "/slack/events", "/slack/interactions"] {
+            assert!(
+                yaml.contains(&format!("https://intake.example.com{url}\n")),
+                "{url}:\n{yaml}"
+            );
+        }
+        assert!(yaml.contains("socket_mode_enabled: false"));
+    }
+
+    #[test]
+    fn socket_mode_has_no_request_urls() {
+        let yaml = manifest(Delivery::Socket);
+        assert!(yaml.contains("socket_mode_enabled: true"), "{yaml}");
+        assert!(!yaml.contains("url:"), "{yaml}");
+        // The same command, events and interactivity, only without URLs.
+        assert!(yaml.contains("- command: /request\n      description:"), "{yaml}");
+        assert!(yaml.contains("event_subscriptions:\n    bot_events:"), "{yaml}");
+        assert!(yaml.contains("is_enabled: true\n"), "{yaml}");
+    }
 }

@@ -1,5 +1,7 @@
 //! The application, assembled: the one place that wires config, store,
-//! Slack client, services, HTTP listener and background workers together.
+//! Slack client, services, the transport (HTTP, or Socket Mode beside an
+//! HTTP listener kept for health and metrics) and background workers
+//! together.
 //! `main` and the test kit both start the service through [`App`]; nothing
 //! else imports this module.
 
@@ -19,12 +21,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{Settings, redact_url};
+use crate::config::{Settings, Transport, redact_url};
 use crate::context::Context;
 use crate::http::HttpState;
 use crate::service::Services;
 use crate::slack::api::SlackApi;
 use crate::slack::verify::Verifier;
+use crate::socket::SocketMode;
 use crate::store::Store;
 use crate::workers::dispatcher::Dispatcher;
 
@@ -86,6 +89,8 @@ impl App {
     /// Starts serving; returns a handle that stops everything gracefully.
     pub fn spawn(self, parts: Parts) -> Running {
         let shutdown = CancellationToken::new();
+        // Installed before any task can record a metric.
+        let metrics = crate::telemetry::metrics();
         let addr = self.local_addr().ok();
         let ctx = self.services.ctx.clone();
         let mut tasks = Vec::new();
@@ -106,9 +111,21 @@ impl App {
                 crate::workers::scheduler::run(scheduler_ctx.clone(), stop.clone())
             }));
         }
+        // One door for Slack: the signed routes, or a Socket Mode connection.
+        let verifier = match (ctx.settings.transport, &ctx.settings.signing_secret) {
+            (Transport::Http, Some(secret)) => Some(Verifier::new(secret.expose_secret())),
+            _ => None,
+        };
+        if let (Transport::Socket, Some(app_token)) = (ctx.settings.transport, &ctx.settings.app_token) {
+            let (services, app_token, stop) = (self.services.clone(), app_token.clone(), shutdown.clone());
+            tasks.push(supervise("socket mode", shutdown.clone(), move || {
+                SocketMode::new(services.clone(), app_token.clone()).run(stop.clone())
+            }));
+            info!("Slack reaches intake over Socket Mode; /slack/* are off");
+        }
         let http = Arc::new(HttpState {
-            verifier: Verifier::new(ctx.settings.signing_secret.expose_secret()),
-            metrics: crate::telemetry::metrics(),
+            verifier,
+            metrics,
             in_flight: Semaphore::new(ctx.settings.max_in_flight),
             services: self.services.clone(),
         });

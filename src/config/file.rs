@@ -66,6 +66,7 @@ pub struct RawDatabase {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RawSlack {
     pub api_url: String,
+    pub transport: String,
     #[serde(serialize_with = "redacted")]
     pub bot_token: SecretString,
     #[serde(serialize_with = "redacted")]

@@ -179,6 +179,70 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
 }
 
+/// How Slack reaches intake (`slack.transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Slack POSTs to `/slack/*`, signed.
+    Http,
+    /// intake reads envelopes from a WebSocket it opens with the app token.
+    Socket,
+}
+
+/// `slack.transport` resolved against the tokens: the transport, the app
+/// token and the signing secret (required over HTTP only).
+fn slack_transport(
+    raw: &file::RawSlack,
+) -> Result<(Transport, Option<SecretString>, Option<SecretString>), ConfigError> {
+    let app_token = match raw.app_token.expose_secret().trim() {
+        "" => None,
+        token if token.starts_with("xapp-") => Some(SecretString::from(token)),
+        token => {
+            let hint = if token.starts_with("xox") {
+                "; that looks like a bot or user token (slack.bot_token)"
+            } else {
+                ""
+            };
+            return Err(invalid(
+                "slack.app_token",
+                format!(
+                    "an app-level token starts with xapp- (Basic Information → App-Level Tokens, scope connections:write){hint}"
+                ),
+            ));
+        }
+    };
+    let transport = match (raw.transport.trim(), &app_token) {
+        ("http", _) => Transport::Http,
+        ("socket", Some(_)) => Transport::Socket,
+        ("socket", None) => {
+            return Err(invalid(
+                "slack.transport",
+                "\"socket\" needs an app-level token: set the SLACK_APP_TOKEN environment variable \
+                 (or slack.app_token in a config file) to the app's xapp-… token",
+            ));
+        }
+        ("auto", Some(_)) => Transport::Socket,
+        ("auto", None) => Transport::Http,
+        (other, _) => {
+            return Err(invalid(
+                "slack.transport",
+                format!("{other:?} must be \"auto\", \"http\" or \"socket\""),
+            ));
+        }
+    };
+    let signing_secret = match transport {
+        Transport::Http => Some(secret(
+            "slack.signing_secret",
+            "SLACK_SIGNING_SECRET",
+            &raw.signing_secret,
+        )?),
+        Transport::Socket => match raw.signing_secret.expose_secret().trim() {
+            "" => None,
+            value => Some(SecretString::from(value)),
+        },
+    };
+    Ok((transport, app_token, signing_secret))
+}
+
 /// Validated configuration, shared read-only by every part of the service.
 pub struct Settings {
     pub bind: SocketAddr,
@@ -191,8 +255,11 @@ pub struct Settings {
     pub max_in_flight: usize,
     pub database: DatabaseSettings,
     pub bot_token: SecretString,
-    pub signing_secret: SecretString,
+    /// Required over HTTP; over Socket Mode Slack signs nothing we check.
+    pub signing_secret: Option<SecretString>,
+    /// The app-level token (`xapp-…`), for Socket Mode.
     pub app_token: Option<SecretString>,
+    pub transport: Transport,
     /// Without a trailing slash, as slack-morphism expects.
     pub slack_api_url: String,
     pub slack_timeout: Duration,
@@ -266,6 +333,7 @@ impl Settings {
                 format!("{:?} is not a URL", raw.slack.api_url),
             ));
         }
+        let (transport, app_token, signing_secret) = slack_transport(&raw.slack)?;
         let calendar = calendar(&raw.calendar)?;
         let severities = severities(&raw.severities)?;
         let default_severity = severity_ref(&severities, "intake.default_severity", &raw.intake.default_severity)?;
@@ -391,13 +459,9 @@ impl Settings {
                 migrate_on_start: raw.database.migrate_on_start,
             },
             bot_token: secret("slack.bot_token", "SLACK_BOT_TOKEN", &raw.slack.bot_token)?,
-            signing_secret: secret(
-                "slack.signing_secret",
-                "SLACK_SIGNING_SECRET",
-                &raw.slack.signing_secret,
-            )?,
-            app_token: (!raw.slack.app_token.expose_secret().trim().is_empty())
-                .then(|| SecretString::from(raw.slack.app_token.expose_secret().trim())),
+            signing_secret,
+            app_token,
+            transport,
             slack_api_url,
             slack_timeout: Duration::from_secs(raw.slack.request_timeout_secs.max(1)),
             intake_channel: ChannelRef::parse("channels.intake", &raw.channels.intake)?,
@@ -555,6 +619,54 @@ mod tests {
             .to_string();
         assert!(
             err.contains("slack.signing_secret") && err.contains("SLACK_SIGNING_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_app_token_picks_socket_mode_and_makes_the_signing_secret_optional() {
+        let s = load_with(&[("SLACK_BOT_TOKEN", "xoxb-test"), ("SLACK_APP_TOKEN", "xapp-1-test")]).expect("load");
+        assert_eq!(s.transport, Transport::Socket);
+        assert!(s.signing_secret.is_none());
+        // Without one, auto is HTTP.
+        assert_eq!(load_with(&SECRETS).expect("load").transport, Transport::Http);
+        // Asked for HTTP, the signing secret is required again.
+        let err = load_with(&[
+            ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ("SLACK_APP_TOKEN", "xapp-1-test"),
+            ("INTAKE__SLACK__TRANSPORT", "http"),
+        ])
+        .err()
+        .expect("must fail")
+        .to_string();
+        assert!(err.contains("slack.signing_secret"), "{err}");
+    }
+
+    #[test]
+    fn socket_transport_without_an_app_token_names_the_key_and_the_variable() {
+        let err = load_with(&[SECRETS[0], SECRETS[1], ("INTAKE__SLACK__TRANSPORT", "socket")])
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(
+            err.contains("slack.transport") && err.contains("SLACK_APP_TOKEN"),
+            "{err}"
+        );
+        let err = load_with(&[SECRETS[0], SECRETS[1], ("INTAKE__SLACK__TRANSPORT", "websocket")])
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(err.contains("slack.transport") && err.contains("websocket"), "{err}");
+    }
+
+    #[test]
+    fn an_app_token_that_is_not_xapp_is_refused() {
+        let err = load_with(&[SECRETS[0], ("SLACK_APP_TOKEN", "xoxb-pasted-the-wrong-one")])
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(
+            err.contains("slack.app_token") && err.contains("xapp-") && !err.contains("pasted"),
             "{err}"
         );
     }

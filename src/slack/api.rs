@@ -537,6 +537,26 @@ impl SlackApi {
             .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
+
+    /// `apps.connections.open` with the app-level token (not the bot's):
+    /// a single-use WebSocket URL to read Socket Mode envelopes from.
+    pub async fn open_connection(&self, app_token: &str) -> Result<String, CallError> {
+        let authorization = HeaderValue::from_str(&format!("Bearer {app_token}"))
+            .map_err(|_| CallError::Permanent("the app token contains characters a header cannot carry".into()))?;
+        let request = hyper::Request::post(format!("{}/apps.connections.open", self.raw.api_url))
+            .header(AUTHORIZATION, authorization)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| CallError::Permanent(format!("bad request: {e}")))?;
+        let answer = self.exchange(request, self.timeout).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            url: String,
+        }
+        let Answer { url } = serde_json::from_slice(&answer)
+            .map_err(|e| CallError::Transient(format!("unreadable apps.connections.open answer: {e}")))?;
+        Ok(url)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod action;
 pub mod api;
 pub mod inbound;
 pub mod render;
+pub mod socket;
 pub mod verify;
 
 use serde_json::Value;

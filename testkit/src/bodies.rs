@@ -123,6 +123,12 @@ impl Default for Form {
 impl Form {
     /// The sample view_submission with this form's values in `state`.
     pub fn body(&self) -> Vec<u8> {
+        let encoded = serde_urlencoded::to_string([("payload", self.payload().to_string())]).expect("encodes");
+        encoded.into_bytes()
+    }
+
+    /// The view_submission payload itself (what a Socket Mode envelope carries).
+    pub fn payload(&self) -> Value {
         let mut payload: Value = serde_json::from_slice(&sample("interactivity/view_submission.json")).expect("sample");
         let text = |v: &Option<String>, kind: &str| json!({"type": kind, "value": v});
         let select = |v: &Option<String>, kind: &str| json!({"type": kind, "selected_option": v.as_ref().map(|v| json!({"text": {"type": "plain_text", "text": v}, "value": v}))});
@@ -135,8 +141,7 @@ impl Form {
             "area": {"area_input": select(&self.area, "static_select")},
             "link": {"link_input": text(&self.link, "url_text_input")},
         });
-        let encoded = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("encodes");
-        encoded.into_bytes()
+        payload
     }
 }
 

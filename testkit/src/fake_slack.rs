@@ -330,6 +330,8 @@ struct Shared {
     seq: AtomicU64,
     /// The seconds of the timestamps handed out (see [`FakeSlack::set_ts_base`]).
     ts_base: AtomicU64,
+    /// What `apps.connections.open` hands out (see [`FakeSlack::set_socket_url`]).
+    socket_url: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -371,6 +373,12 @@ impl FakeSlack {
         self.shared.ts_base.store(secs, Relaxed);
     }
 
+    /// `apps.connections.open` answers with `url` (a `FakeSocket`'s) plus a
+    /// fresh `?ticket=`; until set it refuses, as for an app without Socket Mode.
+    pub fn set_socket_url(&self, url: &str) {
+        *lock(&self.shared.socket_url) = Some(url.to_owned());
+    }
+
     /// Binds 127.0.0.1:0 and serves until dropped or [`FakeSlack::stop`]ped.
     pub async fn start_with(recording: Recording) -> FakeSlack {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -385,6 +393,7 @@ impl FakeSlack {
             posts: Mutex::default(),
             seq: AtomicU64::new(0),
             ts_base: AtomicU64::new(now_secs()),
+            socket_url: Mutex::default(),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         FakeSlack { shared, server, addr }
@@ -644,6 +653,10 @@ fn respond(shared: &Shared, parts: &hyper::http::request::Parts, body: &[u8]) ->
                             let thread = params.get("ts").and_then(Value::as_str).unwrap_or_default();
                             shared.posts().page(&params, Some(thread))
                         }
+                        "apps.connections.open" => match lock(&shared.socket_url).as_deref() {
+                            Some(url) => json!({"ok": true, "url": format!("{url}?ticket={seq}")}),
+                            None => json!({"ok": false, "error": "socket_mode_not_enabled"}),
+                        },
                         _ => answer(method, &params, seq, shared.ts_base.load(Relaxed)),
                     };
                     let ok = reply["ok"] == Value::Bool(true);

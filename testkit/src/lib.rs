@@ -3,6 +3,8 @@
 //!
 //! - [`FakeSlack`]: a fake of Slack's Web API, recording every call for
 //!   tests or counting them fast under load ([`Recording`]);
+//! - [`FakeSocket`]: a fake Socket Mode server (`ws://127.0.0.1`), and
+//!   [`spawn_socket_app`], intake connected to it;
 //! - [`signing`]: Slack's request signing, byte for byte, and its check;
 //! - [`sample`]: Slack's wire formats, as files inside this crate (`samples/`);
 //! - [`spawn_app`] / [`TestApp`]: intake started in-process against the fake
@@ -15,6 +17,7 @@ mod app;
 mod bodies;
 mod db;
 pub mod fake_slack;
+pub mod fake_socket;
 pub mod samples;
 pub mod signing;
 
@@ -22,6 +25,7 @@ pub use app::{Parts, Response, TestApp, spawn_app, spawn_app_with, spawn_with_re
 pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
 pub use db::TestDb;
 pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};
+pub use fake_socket::{APP_TOKEN, FakeSocket, spawn_socket_app};
 /// The service's context without a listener (store migrated, Slack client),
 /// for tools that run its queries directly, like the scale benchmark.
 pub use intake::startup::context;

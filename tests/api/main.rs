@@ -15,5 +15,6 @@ mod request_flow;
 mod scheduler;
 mod severity;
 mod slow_clients;
+mod socket_mode;
 mod triage;
 mod words;

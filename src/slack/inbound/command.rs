@@ -61,10 +61,24 @@ impl CommandIntent {
 pub fn command(body: &[u8]) -> Result<SlashCommand, ParseError> {
     let event: SlackCommandEvent =
         serde_urlencoded::from_bytes(body).map_err(|e| ParseError(format!("malformed slash command body: {e}")))?;
-    Ok(SlashCommand {
-        intent: CommandIntent::from_text(event.text.as_deref()),
-        user: event.user_id.0,
-        channel: event.channel_id.0,
-        trigger_id: event.trigger_id.0,
-    })
+    Ok(SlashCommand::from(event))
+}
+
+/// A `/request` invocation from a Socket Mode envelope: the same fields as
+/// the form body, as a JSON object.
+pub fn command_payload(payload: &str) -> Result<SlashCommand, ParseError> {
+    let event: SlackCommandEvent =
+        serde_json::from_str(payload).map_err(|e| ParseError(format!("malformed slash command payload: {e}")))?;
+    Ok(SlashCommand::from(event))
+}
+
+impl From<SlackCommandEvent> for SlashCommand {
+    fn from(event: SlackCommandEvent) -> Self {
+        Self {
+            intent: CommandIntent::from_text(event.text.as_deref()),
+            user: event.user_id.0,
+            channel: event.channel_id.0,
+            trigger_id: event.trigger_id.0,
+        }
+    }
 }

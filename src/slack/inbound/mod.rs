@@ -3,7 +3,8 @@
 //!
 //! Runs only after the signature check. Every failure is a [`ParseError`]
 //! with a reason the transport returns as a 400; nothing here can panic.
-//! The same parsers serve HTTP and (later) Socket Mode.
+//! The same parsers serve HTTP and Socket Mode (whose envelopes carry the
+//! same payloads; `slack::socket` unwraps them).
 
 mod command;
 mod event;
@@ -11,7 +12,7 @@ mod interaction;
 
 use slack_morphism::prelude::SlackViewState;
 
-pub use command::{CommandIntent, SlashCommand, command};
+pub use command::{CommandIntent, SlashCommand, command, command_payload};
 pub use event::{Authorization, EventEnvelope, Reaction, ReactionEnvelope, bot_user, event, home_opened};
 pub use interaction::{
     Click, FieldProblem, Interaction, RequestSubmission, StepMetadata, StepSubmission, interaction, interaction_payload,
