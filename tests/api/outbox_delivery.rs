@@ -120,8 +120,8 @@ async fn permanent_errors_are_marked_dead_with_the_reason_and_not_retried() {
     slack.fail_always("chat.postMessage", Failure::SlackError("channel_not_found".into()));
     assert_eq!(app.submit(&Form::default()).await.status, 200);
     // The card, the receipt, and the two triagers' notices that the card
-    // could not be posted (refused too).
-    wait_until_settled(&app, 4).await;
+    // could not be posted (refused too); and the submitter's Home.
+    wait_until_settled(&app, 5).await;
     let rows = outbox::for_request(app.db(), RequestNumber(1)).await.unwrap();
     assert_eq!(rows.len(), 4);
     for row in &rows {
