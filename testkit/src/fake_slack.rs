@@ -21,7 +21,6 @@
 //! already processed the answer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -332,6 +331,8 @@ struct Shared {
     ts_base: AtomicU64,
     /// What `apps.connections.open` hands out (see [`FakeSlack::set_socket_url`]).
     socket_url: Mutex<Option<String>>,
+    /// Seeded faults for chaos tests ([`FakeSlack::set_chaos`]).
+    chaos: crate::chaos::Hook,
 }
 
 impl Shared {
@@ -394,6 +395,7 @@ impl FakeSlack {
             seq: AtomicU64::new(0),
             ts_base: AtomicU64::new(now_secs()),
             socket_url: Mutex::default(),
+            chaos: crate::chaos::Hook::default(),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         FakeSlack { shared, server, addr }
@@ -502,6 +504,12 @@ impl FakeSlack {
         log.fail_channel.clear();
     }
 
+    /// Injects `chaos`'s seeded faults into every call from now on; the
+    /// returned handle counts them and can pause them.
+    pub fn set_chaos(&self, chaos: crate::chaos::Chaos) -> Arc<crate::chaos::Chaos> {
+        self.shared.chaos.set(chaos)
+    }
+
     /// Delay every answer by `latency` (for benchmarks); zero by default.
     pub fn set_latency(&self, latency: Duration) {
         self.inject().latency = latency;
@@ -590,7 +598,11 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, crate::chaos::Reset> {
+    let fault = shared.chaos.pick(req.uri().path());
+    if let Some(answer) = crate::chaos::before(fault.as_ref()) {
+        return answer;
+    }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -600,7 +612,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    Ok(response)
+    crate::chaos::after(fault, response).await
 }
 
 /// Counts, answers (or fails) and records one call; returns the answer and
@@ -734,7 +746,7 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
-fn failure_response(failure: &Failure) -> Response<Full<Bytes>> {
+pub(crate) fn failure_response(failure: &Failure) -> Response<Full<Bytes>> {
     match failure {
         Failure::RateLimited { retry_after_secs } => {
             let body = json!({"ok": false, "error": "ratelimited"});

@@ -5,6 +5,8 @@
 //!   tests or counting them fast under load ([`Recording`]);
 //! - [`FakeSocket`]: a fake Socket Mode server (`ws://127.0.0.1`), and
 //!   [`spawn_socket_app`], intake connected to it;
+//! - [`chaos`]: a seeded mix of Slack's faults (429, 5xx, connection
+//!   resets, answers past the client's timeout) for [`FakeSlack`];
 //! - [`signing`]: Slack's request signing, byte for byte, and its check;
 //! - [`sample`]: Slack's wire formats, as files inside this crate (`samples/`);
 //! - [`spawn_app`] / [`TestApp`]: intake started in-process against the fake
@@ -15,6 +17,7 @@
 
 mod app;
 mod bodies;
+pub mod chaos;
 mod db;
 pub mod fake_slack;
 pub mod fake_socket;
@@ -23,6 +26,7 @@ pub mod signing;
 
 pub use app::{Parts, Response, TestApp, spawn_app, spawn_app_with, spawn_with_request, test_config};
 pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
+pub use chaos::{Chaos, Mix};
 pub use db::TestDb;
 pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};
 pub use fake_socket::{APP_TOKEN, FakeSocket, spawn_socket_app};

@@ -2,6 +2,8 @@
 //! the test kit's fake Slack and a fresh database per test (SQLite, or
 //! PostgreSQL when `DATABASE_URL` is set), driven with signed Slack requests.
 
+mod chaos;
+mod crashes;
 mod digest;
 mod escalation;
 mod home;
