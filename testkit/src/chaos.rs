@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -95,6 +95,7 @@ pub struct Chaos {
     methods: HashMap<String, Mix>,
     retry_after_secs: u64,
     slow_by: Duration,
+    late_after: Duration,
     on: AtomicBool,
     state: Mutex<State>,
 }
@@ -102,6 +103,8 @@ pub struct Chaos {
 struct State {
     rng: StdRng,
     injected: BTreeMap<(String, Kind), u64>,
+    /// Calls answered later than `late_after` without a `slow` fault.
+    late: BTreeMap<String, u64>,
 }
 
 impl Chaos {
@@ -113,10 +116,12 @@ impl Chaos {
             methods: HashMap::new(),
             retry_after_secs: 1,
             slow_by: Duration::from_secs(2),
+            late_after: Duration::from_secs(1),
             on: AtomicBool::new(true),
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(seed),
                 injected: BTreeMap::new(),
+                late: BTreeMap::new(),
             }),
         }
     }
@@ -145,6 +150,22 @@ impl Chaos {
     pub fn slow_by(mut self, delay: Duration) -> Chaos {
         self.slow_by = delay;
         self
+    }
+
+    /// A call answered this long after it arrived, with no `slow` fault,
+    /// is counted as late ([`Chaos::late`]): on a loaded machine the fake
+    /// itself can be slower than the client's timeout. Set it to the
+    /// client's timeout; 1 s by default.
+    pub fn late_after(mut self, limit: Duration) -> Chaos {
+        self.late_after = limit;
+        self
+    }
+
+    /// Calls to `method` the fake answered late without being told to
+    /// (see [`Chaos::late_after`]): outcomes the client did not learn,
+    /// like the injected `slow` ones.
+    pub fn late(&self, method: &str) -> u64 {
+        self.lock().late.get(method).copied().unwrap_or(0)
     }
 
     pub fn seed(&self) -> u64 {
@@ -252,6 +273,14 @@ impl fmt::Display for Summary {
     }
 }
 
+/// One call under chaos: its fault, if any, and when it arrived.
+pub(crate) struct Ticket {
+    chaos: Arc<Chaos>,
+    method: String,
+    fault: Option<Fault>,
+    arrived: Instant,
+}
+
 /// What one call gets.
 pub(crate) enum Fault {
     /// Answered at once with this failure; no effect.
@@ -291,19 +320,27 @@ impl Hook {
         chaos
     }
 
-    /// The fault for a call to `path` (`/api/<method>`), if any.
-    pub(crate) fn pick(&self, path: &str) -> Option<Fault> {
+    /// The call to `path` (`/api/<method>`) under chaos, if there is one.
+    pub(crate) fn pick(&self, path: &str) -> Option<Ticket> {
         if !self.set.load(Relaxed) {
             return None;
         }
+        let arrived = Instant::now();
         let chaos = self.chaos.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-        chaos.pick(path.strip_prefix("/api/").unwrap_or(path))
+        let method = path.strip_prefix("/api/").unwrap_or(path).to_owned();
+        let fault = chaos.pick(&method);
+        Some(Ticket {
+            chaos,
+            method,
+            fault,
+            arrived,
+        })
     }
 }
 
 /// The answer a fault gives before the call takes effect, if it does.
-pub(crate) fn before(fault: Option<&Fault>) -> Option<Answer> {
-    match fault? {
+pub(crate) fn before(ticket: Option<&Ticket>) -> Option<Answer> {
+    match ticket?.fault.as_ref()? {
         Fault::Answer(failure) => Some(Ok(failure_response(failure))),
         Fault::ResetBefore => Some(Err(Reset)),
         Fault::ResetAfter | Fault::Slow(_) => None,
@@ -311,13 +348,21 @@ pub(crate) fn before(fault: Option<&Fault>) -> Option<Answer> {
 }
 
 /// The answer to a call that took effect: lost, late or as it was.
-pub(crate) async fn after(fault: Option<Fault>, response: Response<Full<Bytes>>) -> Answer {
-    match fault {
+pub(crate) async fn after(ticket: Option<Ticket>, response: Response<Full<Bytes>>) -> Answer {
+    let Some(ticket) = ticket else {
+        return Ok(response);
+    };
+    match ticket.fault {
         Some(Fault::ResetAfter) => Err(Reset),
         Some(Fault::Slow(delay)) => {
             tokio::time::sleep(delay).await;
             Ok(response)
         }
-        _ => Ok(response),
+        _ => {
+            if ticket.arrived.elapsed() >= ticket.chaos.late_after {
+                *ticket.chaos.lock().late.entry(ticket.method).or_default() += 1;
+            }
+            Ok(response)
+        }
     }
 }

@@ -16,11 +16,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use intake::store::entities::request;
+use intake::store::entities::{outbox_message, request};
 use intake::store::{Store, outbox};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use testkit::*;
 use tokio::process::{Child, Command};
 
@@ -71,6 +71,10 @@ impl Serve {
             .env("INTAKE__TRIAGE__TRIAGERS", format!("{TRIAGER},{TRIAGER_2}"))
             .env("INTAKE__OUTBOX__POLL_INTERVAL_MS", "20")
             .env("INTAKE__OUTBOX__RETRY_BASE_MS", "20")
+            // Paced as in the other tests: every card goes to one channel
+            // and every receipt to one DM here.
+            .env("INTAKE__OUTBOX__POSTS_PER_CHANNEL_PER_SEC", "100")
+            .env("INTAKE__OUTBOX__POST_BURST", "100")
             // A killed instance's claims free up soon; still longer than a send.
             .env("INTAKE__OUTBOX__LEASE_SECS", "3")
             .env("INTAKE__SLACK__REQUEST_TIMEOUT_SECS", "2")
@@ -133,14 +137,15 @@ fn free_port() -> u16 {
 }
 
 /// Submits the /request form again and again (title `Crash {lane}-{i}`);
-/// keeps the titles intake answered 200 for.
+/// keeps the titles intake answered 200 for, and counts the submissions a
+/// kill cut off.
 async fn submit_until(
     stop: &AtomicBool,
     lane: usize,
     base: &str,
     client: &HttpClient,
     accepted: &Mutex<Vec<String>>,
-    tried: &AtomicU64,
+    cut: &AtomicU64,
 ) {
     let mut i = 0;
     while !stop.load(Relaxed) {
@@ -159,18 +164,23 @@ async fn submit_until(
             request = request.header(name, value);
         }
         let request = request.body(Full::new(Bytes::from(body))).expect("a request");
-        tried.fetch_add(1, Relaxed);
         let answered = tokio::time::timeout(Duration::from_secs(5), async {
-            let response = client.request(request).await.ok()?;
+            let response = client.request(request).await?;
             let status = response.status();
-            response.into_body().collect().await.ok()?;
-            Some(status)
+            // An answer cut off halfway counts as no answer.
+            Ok::<_, hyper_util::client::legacy::Error>(match response.into_body().collect().await {
+                Ok(_) => status,
+                Err(_) => hyper::StatusCode::BAD_GATEWAY,
+            })
         })
         .await;
         match answered {
-            Ok(Some(status)) if status == 200 => accepted.lock().expect("lock").push(title),
-            // Down, or killed mid-request: Slack would show the person an error.
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            Ok(Ok(status)) if status == 200 => accepted.lock().expect("lock").push(title),
+            Ok(Err(e)) if e.is_connect() => tokio::time::sleep(Duration::from_millis(5)).await,
+            // Killed mid-request: Slack would show the person an error.
+            _ => {
+                cut.fetch_add(1, Relaxed);
+            }
         }
     }
 }
@@ -203,14 +213,17 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(Mutex::new(Vec::new()));
-    let tried = Arc::new(AtomicU64::new(0));
+    let cut = Arc::new(AtomicU64::new(0));
     let submitters: Vec<_> = (0..SUBMITTERS)
         .map(|lane| {
-            let (stop, accepted, tried, client) = (stop.clone(), accepted.clone(), tried.clone(), client.clone());
+            let (stop, accepted, cut, client) = (stop.clone(), accepted.clone(), cut.clone(), client.clone());
             let base = format!("http://{}", serve.bind);
-            tokio::spawn(async move { submit_until(&stop, lane, &base, &client, &accepted, &tried).await })
+            tokio::spawn(async move { submit_until(&stop, lane, &base, &client, &accepted, &cut).await })
         })
         .collect();
+    // The test's own look at the database, beside intake's.
+    let store = Store::connect(&db.url, 2).await.expect("the test reads the database");
+    let mut killed_mid_send = 0;
 
     for kill in 0..KILLS {
         // Some rounds with Slack answering slowly, so sends are in flight.
@@ -235,6 +248,14 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
             }
         }
         kill_9(&mut child).await;
+        // Messages the dead instance had claimed: sends it was in the middle of.
+        let claimed = outbox_message::Entity::find()
+            .filter(outbox_message::Column::Status.eq(outbox::PENDING))
+            .filter(outbox_message::Column::LeaseOwner.is_not_null())
+            .count(store.db())
+            .await
+            .expect("count claimed messages");
+        killed_mid_send += usize::from(claimed > 0);
         child = serve.spawn();
     }
     stop.store(true, Relaxed);
@@ -245,7 +266,6 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
 
     // The last instance drains what the killed ones left behind.
     serve.wait_ready(&mut child, &client).await;
-    let store = Store::connect(&db.url, 2).await.expect("the test reads the database");
     let deadline = Instant::now() + DRAIN_BOUND;
     loop {
         let (pending, _, _) = outbox::counts(store.db()).await.expect("outbox counts");
@@ -273,7 +293,7 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
             .filter_map(|c| c.str("text"))
             .collect()
     };
-    let (cards, receipts) = (texts(INTAKE_CHANNEL), texts(SUBMITTER));
+    let (cards, receipts, pages) = (texts(INTAKE_CHANNEL), texts(SUBMITTER), texts(ONCALL_CHANNEL));
 
     let titles: BTreeSet<&str> = stored.iter().map(|r| r.title.as_str()).collect();
     let mut lost = Vec::new();
@@ -292,15 +312,20 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
         if !receipts.contains(&receipt) {
             lost.push(format!("#{} {}: no receipt", r.id, r.title));
         }
+        let page = format!("#{} {}", r.id, r.title);
+        if r.severity == "sev1" && !pages.iter().any(|t| t.contains(&page)) {
+            lost.push(format!("#{} {}: critical, but on-call was not paged", r.id, r.title));
+        }
     }
     let duplicates = slack.posts().duplicates;
     let _ = std::fs::remove_file(&serve.log);
     println!(
         "crashes: {KILLS} kill -9, {} submissions, {} lost, {duplicates} duplicates \
-         ({} tried, {} stored, {} posts; {} Slack faults: {}; {:.1} s)",
+         ({killed_mid_send} kills with sends in flight, {} submissions unanswered at a kill, {} stored, {} posts; \
+         {} Slack faults: {}; {:.0} s)",
         accepted.len(),
         lost.len(),
-        tried.load(Relaxed),
+        cut.load(Relaxed),
         stored.len(),
         posts.len(),
         chaos.summary().total(),
