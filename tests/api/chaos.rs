@@ -498,3 +498,43 @@ async fn history(slack: &FakeSlack, channel: &str) -> HashMap<String, Vec<String
         }
     }
 }
+
+/// The scheduler writes a reminder at the instant it is told (`run-jobs
+/// --at`, here 16 minutes ahead); when the reminder's answer is lost, it is
+/// looked for among what Slack holds since it was really sent.
+#[tokio::test]
+async fn a_reminder_written_for_a_future_instant_whose_answer_was_lost_is_not_posted_again() {
+    let (app, slack, _db) = spawn_app_with(|config| {
+        config.slack.request_timeout_secs = 1;
+        config.outbox.lease_secs = 5;
+    })
+    .await;
+    let filed = Utc::now();
+    let form = Form {
+        severity: Some("sev1".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    app.settle().await;
+
+    slack.fail_next("chat.postMessage", Failure::AnswerLate(Duration::from_millis(1600)), 1);
+    let lines = app.run_jobs(filed + TimeDelta::minutes(16)).await;
+    assert!(lines.iter().any(|l| l.contains("sla:1:response:500")), "{lines:?}");
+    app.settle().await;
+
+    assert_eq!(
+        slack.posts().duplicate_keys,
+        0,
+        "the reminder was found, not posted again"
+    );
+    let reminders = slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.params.pointer("/metadata/event_payload/key") == Some(&json!("sla:1:response:500")))
+        .count();
+    assert_eq!(reminders, 1);
+    assert!(
+        !slack.calls_to("conversations.replies").is_empty(),
+        "looked for in the card's thread"
+    );
+}
