@@ -1,5 +1,6 @@
 //! Telling one person why nothing happened: an ephemeral message in the
-//! channel they acted in, through the outbox, once per interaction.
+//! channel they acted in (a DM when they acted in App Home), through the
+//! outbox, once per interaction.
 
 use chrono::{DateTime, Utc};
 
@@ -21,10 +22,14 @@ pub struct ReplyTo {
 
 /// Queues the explanation; it is sent after the ack.
 pub async fn explain(ctx: &Context, reply_to: &ReplyTo, text: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let message = OutboundMessage::ephemeral(
-        reply_to.key.clone(),
-        replies::ephemeral_message(&reply_to.channel, &reply_to.user, text),
-    );
+    // A click in App Home has no channel to whisper in: the person gets a DM.
+    let message = match crate::slack::api::is_user_id(&reply_to.channel) {
+        true => OutboundMessage::post(None, reply_to.key.clone(), replies::dm_message(&reply_to.user, text)),
+        false => OutboundMessage::ephemeral(
+            reply_to.key.clone(),
+            replies::ephemeral_message(&reply_to.channel, &reply_to.user, text),
+        ),
+    };
     crate::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
     ctx.outbox.wake();
     Ok(())

@@ -150,3 +150,18 @@ async fn a_burst_of_changes_publishes_each_home_once() {
     let home = &homes_of(&slack, SUBMITTER)[0];
     assert!(shown(home).contains("Critical"), "the latest state: {}", shown(home));
 }
+
+#[tokio::test]
+async fn a_refused_click_in_home_is_explained_in_a_dm() {
+    let (app, slack, _db) = spawn_with_request("sev2").await;
+    assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
+    app.settle().await;
+    // Taking it again from Home: refused, and Home has no channel to
+    // whisper in, so the explanation comes as a DM.
+    assert_eq!(app.click_in_home("take", 1, TRIAGER_2).await.status, 200);
+    app.settle().await;
+    let dms = slack.posts_to(TRIAGER_2);
+    assert_eq!(dms.len(), 1, "{:?}", slack.calls());
+    assert!(dms[0].str("text").unwrap().contains("#1"), "{:?}", dms[0].params);
+    assert_eq!(slack.attempts_to("chat.postEphemeral"), 0);
+}

@@ -18,6 +18,11 @@ pub fn ephemeral_message(channel: &str, user: &str, text: &str) -> Value {
     json!({"channel": channel, "user": user, "text": text})
 }
 
+/// A plain DM to `user` (a post to their user id).
+pub fn dm_message(user: &str, text: &str) -> Value {
+    json!({"channel": user, "text": text})
+}
+
 /// The Events API's URL check, answered.
 pub fn url_challenge(challenge: &str) -> Value {
     json!({ "challenge": challenge })
