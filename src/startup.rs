@@ -213,6 +213,8 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
     let connections = Arc::new(Semaphore::new(settings.max_connections));
     let grace = settings.shutdown_grace;
     let graceful = GracefulShutdown::new();
+    // Refused connections since the last line about them.
+    let (mut refused, mut last_refusal_logged) = (0u64, None::<std::time::Instant>);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -228,7 +230,16 @@ async fn serve(state: Arc<HttpState>, listener: TcpListener, shutdown: Cancellat
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             metrics::counter!("intake_http_connections_refused_total").increment(1);
-            warn!("too many connections (server.max_connections); closing a new one");
+            refused += 1;
+            // One line a second at most: a flood must not flood the log too.
+            if last_refusal_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                warn!(
+                    refused,
+                    "too many connections (server.max_connections); closing new ones"
+                );
+                last_refusal_logged = Some(std::time::Instant::now());
+                refused = 0;
+            }
             drop(stream);
             continue;
         };
