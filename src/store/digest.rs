@@ -25,12 +25,23 @@ const WORKING: [&str; 2] = ["triaged", "accepted"];
 /// Open, not resolved, and the resolution clock running.
 const UNRESOLVED: [&str; 3] = ["new", "triaged", "accepted"];
 
+/// How a listing's total is counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Count {
+    /// Every match: the digest, once a day.
+    Exact,
+    /// Up to this many ("500+"): App Home, on every change, where counting
+    /// 200,000 breached requests would cost a second.
+    AtMost(u64),
+}
+
 pub(crate) async fn listing(
     conn: &impl ConnectionTrait,
     condition: Condition,
     order: request::Column,
+    count: Count,
 ) -> Result<Listing, StoreError> {
-    listing_by(conn, condition, order, sea_orm::Order::Asc).await
+    listing_by(conn, condition, order, sea_orm::Order::Asc, count).await
 }
 
 async fn listing_by(
@@ -38,8 +49,20 @@ async fn listing_by(
     condition: Condition,
     order: request::Column,
     direction: sea_orm::Order,
+    count: Count,
 ) -> Result<Listing, StoreError> {
-    let total = request::Entity::find().filter(condition.clone()).count(conn).await?;
+    let matching = request::Entity::find().filter(condition.clone());
+    let total = match count {
+        Count::Exact => matching.count(conn).await?,
+        Count::AtMost(cap) => matching
+            .select_only()
+            .column(request::Column::Id)
+            .limit(cap)
+            .into_tuple::<i64>()
+            .all(conn)
+            .await?
+            .len() as u64,
+    };
     let rows = request::Entity::find()
         .filter(condition)
         .order_by(order, direction)
@@ -74,14 +97,16 @@ pub async fn gather(
             conn,
             Condition::all().add(request::Column::CreatedAt.gt(since)),
             request::Column::Id,
+            Count::Exact,
         )
         .await?,
-        at_risk: at_risk_listing(conn).await?,
-        breached: breached_listing(conn, at).await?,
+        at_risk: at_risk_listing(conn, Count::Exact).await?,
+        breached: breached_listing(conn, at, Count::Exact).await?,
         oldest_untriaged: listing(
             conn,
             Condition::all().add(request::Column::State.eq(State::New.as_str())),
             request::Column::CreatedAt,
+            Count::Exact,
         )
         .await?,
         most_wanted: listing_by(
@@ -91,6 +116,7 @@ pub async fn gather(
                 .add(request::Column::Demand.gt(0)),
             request::Column::Demand,
             sea_orm::Order::Desc,
+            Count::Exact,
         )
         .await?,
         resolved_since: request::Entity::find()
@@ -116,13 +142,14 @@ async fn by_running_deadline(
     conn: &impl ConnectionTrait,
     untriaged: Condition,
     working: Condition,
+    count: Count,
 ) -> Result<Listing, StoreError> {
     let untriaged = Condition::all()
         .add(request::Column::State.eq(State::New.as_str()))
         .add(untriaged);
     let working = Condition::all().add(request::Column::State.is_in(WORKING)).add(working);
-    let mut first = listing(conn, untriaged, request::Column::ResponseDueAt).await?;
-    let second = listing(conn, working, request::Column::ResolutionDueAt).await?;
+    let mut first = listing(conn, untriaged, request::Column::ResponseDueAt, count).await?;
+    let second = listing(conn, working, request::Column::ResolutionDueAt, count).await?;
     first.total += second.total;
     first.shown.extend(second.shown);
     first.shown.sort_by_key(running_deadline);
@@ -132,11 +159,16 @@ async fn by_running_deadline(
 
 /// Breached requests: untriaged past the response SLA, or being worked on
 /// past the resolution SLA, longest overdue first.
-pub(crate) async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<Utc>) -> Result<Listing, StoreError> {
+pub(crate) async fn breached_listing(
+    conn: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+    count: Count,
+) -> Result<Listing, StoreError> {
     by_running_deadline(
         conn,
         Condition::all().add(request::Column::ResponseDueAt.lt(at)),
         Condition::all().add(request::Column::ResolutionDueAt.lt(at)),
+        count,
     )
     .await
 }
@@ -144,13 +176,13 @@ pub(crate) async fn breached_listing(conn: &impl ConnectionTrait, at: DateTime<U
 /// At risk: past the first reminder of the running SLA but not breached
 /// (the breach notice is stage 1000), soonest deadline first. The stage is
 /// reset when no SLA runs, and few requests are at risk at once.
-pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait) -> Result<Listing, StoreError> {
+pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -> Result<Listing, StoreError> {
     let at_risk = || {
         Condition::all()
             .add(request::Column::SlaStage.gt(0))
             .add(request::Column::SlaStage.lt(1000))
     };
-    by_running_deadline(conn, at_risk(), at_risk()).await
+    by_running_deadline(conn, at_risk(), at_risk(), count).await
 }
 
 /// (met, counted) for the resolution SLA: requests resolved since

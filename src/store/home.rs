@@ -8,11 +8,15 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait};
 use crate::domain::digest::Listing;
 use crate::domain::request::Request;
 use crate::domain::state::State;
+use crate::store::digest::Count;
 use crate::store::entities::request;
 use crate::store::{StoreError, digest, requests};
 
 /// How many of their own open requests a Home lists.
 const MINE: u64 = 15;
+
+/// A Home counts each list up to this many and then says "500+".
+pub const COUNTED: u64 = 500;
 
 /// A triager's view of the queue.
 #[derive(Debug)]
@@ -35,10 +39,11 @@ pub async fn queue(conn: &impl ConnectionTrait, user: &str, at: DateTime<Utc>) -
     let owned = Condition::all()
         .add(request::Column::Owner.eq(user))
         .add(request::Column::State.is_not_in(digest::FINISHED));
+    let count = Count::AtMost(COUNTED);
     Ok(Queue {
-        untriaged: digest::listing(conn, untriaged, request::Column::Id).await?,
-        at_risk: digest::at_risk_listing(conn).await?,
-        breached: digest::breached_listing(conn, at).await?,
-        owned: digest::listing(conn, owned, request::Column::Id).await?,
+        untriaged: digest::listing(conn, untriaged, request::Column::Id, count).await?,
+        at_risk: digest::at_risk_listing(conn, count).await?,
+        breached: digest::breached_listing(conn, at, count).await?,
+        owned: digest::listing(conn, owned, request::Column::Id, count).await?,
     })
 }

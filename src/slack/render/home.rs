@@ -10,7 +10,7 @@ use super::{escape, severity_label};
 use crate::domain::digest::Listing;
 use crate::domain::request::Request;
 use crate::domain::severity::Severities;
-use crate::store::home::Queue;
+use crate::store::home::{COUNTED, Queue};
 
 /// Slack allows 100 blocks in a Home; the lists are capped well below.
 const MAX_BLOCKS: usize = 100;
@@ -54,7 +54,12 @@ fn section(text: String) -> Value {
 /// One queue list: a heading with its total, then each request with its
 /// controls.
 fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, severities: &Severities, workspace: Option<&str>) {
-    blocks.push(section(format!("*{title}* ({})", listing.total)));
+    // Counted up to a cap (`store::home::COUNTED`): past it, "500+".
+    let total = match listing.total >= COUNTED {
+        true => format!("{COUNTED}+"),
+        false => listing.total.to_string(),
+    };
+    blocks.push(section(format!("*{title}* ({total})")));
     if listing.shown.is_empty() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "None."}]}));
     }
@@ -64,8 +69,12 @@ fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, severities: &
     }
     let more = listing.total.saturating_sub(listing.shown.len() as u64);
     if more > 0 {
+        let more = match listing.total >= COUNTED {
+            true => "…and more".to_string(),
+            false => format!("…and {more} more"),
+        };
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
-            "text": format!("…and {more} more: `/request list all`")}]}));
+            "text": format!("{more}: `/request list all`")}]}));
     }
 }
 
