@@ -135,9 +135,10 @@ pub async fn gather(
 }
 
 /// Listed by the deadline that runs: untriaged requests by their response
-/// deadline, those being worked on by their resolution deadline. Two
-/// indexed queries (state + due column), each capped, merged here, rather
-/// than one query sorting by a computed deadline.
+/// deadline, those being worked on by their resolution deadline. One
+/// indexed query per state (state + due column), each capped, merged here:
+/// a single query over two states cannot read the index in deadline order
+/// and sorts every match (0.8 s among a million requests).
 async fn by_running_deadline(
     conn: &impl ConnectionTrait,
     untriaged: Condition,
@@ -147,14 +148,18 @@ async fn by_running_deadline(
     let untriaged = Condition::all()
         .add(request::Column::State.eq(State::New.as_str()))
         .add(untriaged);
-    let working = Condition::all().add(request::Column::State.is_in(WORKING)).add(working);
-    let mut first = listing(conn, untriaged, request::Column::ResponseDueAt, count).await?;
-    let second = listing(conn, working, request::Column::ResolutionDueAt, count).await?;
-    first.total += second.total;
-    first.shown.extend(second.shown);
-    first.shown.sort_by_key(running_deadline);
-    first.shown.truncate(LISTED as usize);
-    Ok(first)
+    let mut merged = listing(conn, untriaged, request::Column::ResponseDueAt, count).await?;
+    for state in WORKING {
+        let in_state = Condition::all()
+            .add(request::Column::State.eq(state))
+            .add(working.clone());
+        let part = listing(conn, in_state, request::Column::ResolutionDueAt, count).await?;
+        merged.total += part.total;
+        merged.shown.extend(part.shown);
+    }
+    merged.shown.sort_by_key(running_deadline);
+    merged.shown.truncate(LISTED as usize);
+    Ok(merged)
 }
 
 /// Breached requests: untriaged past the response SLA, or being worked on
