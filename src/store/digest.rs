@@ -181,13 +181,30 @@ pub(crate) async fn breached_listing(
 /// At risk: past the first reminder of the running SLA but not breached
 /// (the breach notice is stage 1000), soonest deadline first. The stage is
 /// reset when no SLA runs, and few requests are at risk at once.
+///
+/// Read through the `sla_stage` index and sorted here: ordered by deadline
+/// in SQL, the planner walked every untriaged request in deadline order
+/// looking for the few at risk (0.2 s per state among a million).
 pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -> Result<Listing, StoreError> {
-    let at_risk = || {
-        Condition::all()
-            .add(request::Column::SlaStage.gt(0))
-            .add(request::Column::SlaStage.lt(1000))
+    const READ_AT_MOST: u64 = 5000;
+    let limit = match count {
+        Count::Exact => READ_AT_MOST,
+        Count::AtMost(cap) => Ord::min(cap, READ_AT_MOST),
     };
-    by_running_deadline(conn, at_risk(), at_risk(), count).await
+    let at_risk = Condition::all()
+        .add(request::Column::SlaStage.gt(0))
+        .add(request::Column::SlaStage.lt(1000))
+        .add(request::Column::State.is_in(UNRESOLVED));
+    let total = match count {
+        Count::Exact => request::Entity::find().filter(at_risk.clone()).count(conn).await?,
+        Count::AtMost(_) => 0,
+    };
+    let rows = request::Entity::find().filter(at_risk).limit(limit).all(conn).await?;
+    let mut shown: Vec<_> = rows.into_iter().map(to_domain).collect::<Result<_, _>>()?;
+    let total = Ord::max(total, shown.len() as u64);
+    shown.sort_by_key(running_deadline);
+    shown.truncate(LISTED as usize);
+    Ok(Listing { total, shown })
 }
 
 /// (met, counted) for the resolution SLA: requests resolved since
