@@ -191,16 +191,27 @@ pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -
         Count::Exact => READ_AT_MOST,
         Count::AtMost(cap) => Ord::min(cap, READ_AT_MOST),
     };
+    // The stage alone, so the sla_stage index is used (a state filter made
+    // SQLite pick a state index and scan); paused states are dropped below.
     let at_risk = Condition::all()
         .add(request::Column::SlaStage.gt(0))
-        .add(request::Column::SlaStage.lt(1000))
-        .add(request::Column::State.is_in(UNRESOLVED));
+        .add(request::Column::SlaStage.lt(1000));
     let total = match count {
-        Count::Exact => request::Entity::find().filter(at_risk.clone()).count(conn).await?,
+        Count::Exact => {
+            request::Entity::find()
+                .filter(at_risk.clone())
+                .filter(request::Column::State.is_in(UNRESOLVED))
+                .count(conn)
+                .await?
+        }
         Count::AtMost(_) => 0,
     };
     let rows = request::Entity::find().filter(at_risk).limit(limit).all(conn).await?;
-    let mut shown: Vec<_> = rows.into_iter().map(to_domain).collect::<Result<_, _>>()?;
+    let mut shown: Vec<_> = rows
+        .into_iter()
+        .filter(|row| UNRESOLVED.contains(&row.state.as_str()))
+        .map(to_domain)
+        .collect::<Result<_, _>>()?;
     let total = Ord::max(total, shown.len() as u64);
     shown.sort_by_key(running_deadline);
     shown.truncate(LISTED as usize);
