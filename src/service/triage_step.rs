@@ -76,11 +76,29 @@ pub async fn run_step(
             txn.rollback().await?;
             continue;
         }
-        for message in effect_messages(ctx, &before, event, actor, &step) {
-            crate::store::outbox::enqueue(&txn, message, now).await?;
+        let written = async {
+            for message in effect_messages(ctx, &before, event, actor, &step) {
+                crate::store::outbox::enqueue(&txn, message, now).await?;
+            }
+            super::home::refresh_involved(&txn, Some(&before), after, now).await?;
+            Ok::<_, StoreError>(())
         }
-        super::home::refresh_involved(&txn, Some(&before), after, now).await?;
-        txn.commit().await?;
+        .await;
+        match written {
+            Ok(()) => txn.commit().await?,
+            // PostgreSQL broke a lock cycle with another writer (a card
+            // refresh or a Home refresh of the same people): nothing was
+            // written; run the step again.
+            Err(e) if e.to_string().contains("deadlock detected") => {
+                tracing::warn!(
+                    request = number.0,
+                    "a triage step was chosen to break a deadlock; running it again"
+                );
+                let _ = txn.rollback().await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         ctx.outbox.wake();
         info!(request = number.0, event = event.name(), from = %step.from, to = %step.to(), "triage step");
         metrics::counter!("intake_triage_steps_total", "event" => event.name()).increment(1);
