@@ -177,16 +177,17 @@ impl DedupeKey {
         ))
     }
 
-    /// A refresh of `user`'s App Home; `nonce` makes each refresh its own
-    /// row (waiting ones for the same person are replaced, see
-    /// `store::outbox::enqueue_home`).
-    pub fn home(user: &str, nonce: &str) -> Self {
-        Self(format!("{}{nonce}", Self::home_prefix(user)))
+    /// The refresh of `user`'s App Home waiting to be sent: one at a time,
+    /// so a burst of changes queues one (it is rendered when sent). The
+    /// dispatcher renames it ([`Self::home_sent`]) before rendering, so a
+    /// change after that queues the next.
+    pub fn home_waiting(user: &str) -> Self {
+        Self(format!("home:{user}:waiting"))
     }
 
-    /// What every Home refresh key for `user` starts with.
-    pub fn home_prefix(user: &str) -> String {
-        format!("home:{user}:")
+    /// A Home refresh taken by the dispatcher (outbox row `id`).
+    pub fn home_sent(user: &str, id: i64) -> Self {
+        Self(format!("home:{user}:{id}"))
     }
 
     /// The scheduled digest of one local date.
@@ -257,11 +258,10 @@ impl OutboundMessage {
 
     /// A refresh of `user`'s App Home.
     pub fn home(user: &str) -> Self {
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
         Self {
             method: Method::PublishHome,
             // The payload is only whose Home: it is rendered when sent.
-            ..Self::post(None, DedupeKey::home(user, &nonce), Value::String(user.to_string()))
+            ..Self::post(None, DedupeKey::home_waiting(user), Value::String(user.to_string()))
         }
     }
 

@@ -64,9 +64,9 @@ pub async fn enqueue(
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
-/// Queues a refresh of each person's App Home, replacing any refresh of
-/// theirs still waiting unclaimed: the Home is rendered when sent, so one
-/// publish per person covers a burst of changes.
+/// Queues a refresh of each person's App Home, unless one is already
+/// waiting (its key is taken): that one is rendered when sent, so it will
+/// show this change too. One insert, no lock on other rows.
 pub async fn enqueue_homes<'a>(
     conn: &impl ConnectionTrait,
     users: impl IntoIterator<Item = &'a str>,
@@ -75,22 +75,22 @@ pub async fn enqueue_homes<'a>(
     let mut users: Vec<&str> = users.into_iter().collect();
     users.sort_unstable();
     users.dedup();
-    for user in users {
-        // Few rows are pending: the status index keeps this small.
-        outbox_message::Entity::delete_many()
-            .filter(Column::Status.eq(PENDING))
-            .filter(Column::Method.eq(Method::PublishHome.as_str()))
-            .filter(Column::DedupeKey.starts_with(DedupeKey::home_prefix(user)))
-            .filter(Column::LeaseOwner.is_null())
-            .exec(conn)
-            .await?;
-        enqueue(conn, OutboundMessage::home(user), now).await?;
-    }
+    enqueue_posts(conn, users.into_iter().map(OutboundMessage::home).collect(), now).await
+}
+
+/// Frees a person's waiting-refresh key before their Home is rendered, so
+/// a change committed from now on queues another refresh.
+pub async fn take_home_refresh(conn: &impl ConnectionTrait, row: &OutboxRow, user: &str) -> Result<(), StoreError> {
+    outbox_message::Entity::update_many()
+        .col_expr(Column::DedupeKey, DedupeKey::home_sent(user, row.id).as_str().into())
+        .filter(Column::Id.eq(row.id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
-/// Adds new posts (`chat.postMessage`, `chat.postEphemeral`) in one
-/// statement; keys already queued are skipped. Card refreshes go through
+/// Adds new posts (`chat.postMessage`, `chat.postEphemeral`, Home
+/// refreshes) in one statement; keys already queued are skipped. Card refreshes go through
 /// [`enqueue`], which also drops the stale ones.
 pub async fn enqueue_posts(
     conn: &impl ConnectionTrait,

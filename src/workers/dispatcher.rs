@@ -376,6 +376,9 @@ impl Dispatcher {
     async fn publish_home(&self, row: &OutboxRow) -> Result<Sent, CallError> {
         let user: String = serde_json::from_str(&row.payload)
             .map_err(|_| CallError::Permanent("a Home refresh names no user".into()))?;
+        queue::take_home_refresh(self.store.writer(), row, &user)
+            .await
+            .map_err(|e| CallError::Transient(e.to_string()))?;
         let view = crate::service::home::view(&self.ctx, &user)
             .await
             .map_err(|e| CallError::Transient(e.to_string()))?;
