@@ -45,6 +45,11 @@ features:
       description: File a request, or `/request help`
       usage_hint: "[title | help]"
       should_escape: false
+  shortcuts:
+    - name: File as request
+      type: message
+      callback_id: file_as_request
+      description: File this message as a bug or feature request
 oauth_config:
   scopes:
     bot:

@@ -229,6 +229,25 @@ impl MessageRef {
     }
 }
 
+/// A Slack message a request was filed from (the *File as request*
+/// shortcut, or the file emoji): where the "Filed as #N" reply goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceMessage {
+    pub channel: String,
+    pub ts: String,
+    /// The thread the message is a reply in, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
+impl SourceMessage {
+    /// The thread a reply to this message belongs in: its own thread, or
+    /// the one it is already part of.
+    pub fn reply_thread(&self) -> &str {
+        self.thread_ts.as_deref().unwrap_or(&self.ts)
+    }
+}
+
 /// Which of a request's posts a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostKind {

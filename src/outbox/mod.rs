@@ -97,6 +97,16 @@ impl DedupeKey {
         Self(format!("req:{}:receipt", number.0))
     }
 
+    /// "Filed as #N" under the message a request was filed from.
+    pub fn filed_reply(number: RequestNumber) -> Self {
+        Self(format!("req:{}:filed-reply", number.0))
+    }
+
+    /// Told instead of a message Slack refused for good (`dead`'s key).
+    pub fn instead_of(dead: &DedupeKey) -> Self {
+        Self(format!("{}:instead", dead.0))
+    }
+
     /// The on-call page: one key per request, whether a critical
     /// submission or a later step caused it, so on-call is paged once.
     pub fn oncall_page(number: RequestNumber) -> Self {

@@ -40,6 +40,7 @@ pub async fn submitted(ctx: &Context, filer: &Filer, submission: RequestSubmissi
     let origin = Origin {
         view_id: submission.view_id,
         source_channel: submission.source_channel,
+        source_message: submission.source_message,
     };
     match file(ctx, filer, &new, &origin, Utc::now()).await {
         Ok(Some(request)) => {
@@ -154,10 +155,19 @@ async fn file_together(
     let txn = store.write().await?;
     let stored = requests::insert_new(&txn, filings).await?;
     let mut messages = Vec::new();
-    for request in stored.iter().flatten() {
+    for (filing, request) in filings.iter().zip(&stored) {
+        let Some(request) = request else { continue };
         let severity = severity_of(settings, request.severity.as_str())?;
         for notice in triage::on_submit(severity) {
             messages.push(notice_message(notice, request, severity, settings));
+        }
+        if let Some(message) = &filing.origin.source_message {
+            // After the card in the request's chain, so it can link to it.
+            messages.push(OutboundMessage::post(
+                Some(request.number),
+                DedupeKey::filed_reply(request.number),
+                render::filed_reply(request, message),
+            ));
         }
     }
     let now = filings.iter().map(|f| f.at).max().unwrap_or_else(Utc::now);

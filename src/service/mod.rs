@@ -1,5 +1,5 @@
-//! The use cases, one file each: file a request, run a triage step, open a
-//! form, show a list, record a reaction, run the scheduled jobs, post a
+//! The use cases, one file each: file a request (from the form or from a
+//! message), run a triage step, open a form, show a list, record a reaction, run the scheduled jobs, post a
 //! card again. Each receives a [`Context`], opens at most one transaction,
 //! and answers with a transport-neutral [`Reply`].
 //!
@@ -8,6 +8,7 @@
 //! (Socket Mode) calls the same ones.
 
 pub mod explain;
+pub mod file_from_message;
 pub mod file_request;
 pub mod home;
 pub mod open_form;
@@ -88,6 +89,7 @@ pub async fn interaction(services: &Services, interaction: Interaction) -> Reply
         Interaction::Click(click) => triage_step::clicked(ctx, click).await,
         Interaction::SubmitRequest(submission) => file_request::submitted(ctx, &services.filer, submission).await,
         Interaction::SubmitStep(submission) => triage_step::step_submitted(ctx, submission).await,
+        Interaction::FileMessage(shortcut) => file_from_message::shortcut(ctx, shortcut).await,
         Interaction::Other => Reply::Ack,
     }
 }

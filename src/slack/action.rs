@@ -130,6 +130,10 @@ impl StepForm {
     }
 }
 
+/// The message shortcut *File as request* (its `callback_id`, in the
+/// manifest).
+pub const FILE_AS_REQUEST: &str = "file_as_request";
+
 /// A modal we open, by its `callback_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Modal {

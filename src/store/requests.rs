@@ -9,7 +9,7 @@ use super::audit;
 use super::entities::{request, request_event};
 use crate::domain::audit::{Details, Entry, EntryKind};
 use crate::domain::request::{
-    Link, MessageRef, NewRequest, PostKind, Request, RequestKind, RequestNumber, SlaDeadlines, Title,
+    Link, MessageRef, NewRequest, PostKind, Request, RequestKind, RequestNumber, SlaDeadlines, SourceMessage, Title,
 };
 use crate::domain::schedule::Schedule;
 use crate::domain::severity::SeverityKey;
@@ -22,6 +22,8 @@ use crate::domain::text::Tracker;
 pub struct Origin {
     pub view_id: String,
     pub source_channel: Option<String>,
+    /// The message it was filed from, which gets a "Filed as" reply.
+    pub source_message: Option<SourceMessage>,
 }
 
 /// A validated submission to store.

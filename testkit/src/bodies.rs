@@ -71,6 +71,20 @@ pub fn home_click_body(action: &str, number: i64, user: &str) -> Vec<u8> {
     form_payload(&payload)
 }
 
+/// `user` uses the message shortcut `callback_id` on the message `ts` in
+/// `channel` whose text is `text`, shaped like the message_action sample.
+pub fn message_action_body(callback_id: &str, user: &str, (channel, ts): (&str, &str), text: &str) -> Vec<u8> {
+    let mut payload: Value = serde_json::from_slice(&sample("interactivity/message_action.json")).expect("sample");
+    payload["callback_id"] = json!(callback_id);
+    payload["user"]["id"] = json!(user);
+    payload["trigger_id"] = json!(format!("1337.{}", uuid::Uuid::new_v4().simple()));
+    payload["channel"]["id"] = json!(channel);
+    payload["message_ts"] = json!(ts);
+    payload["message"]["ts"] = json!(ts);
+    payload["message"]["text"] = json!(text);
+    form_payload(&payload)
+}
+
 /// A triage step modal (`callback`) submitted by `user` with these fields.
 pub fn step_body(callback: &str, number: i64, user: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     let mut payload: Value = serde_json::from_slice(&sample("interactivity/view_submission.json")).expect("sample");
@@ -125,6 +139,14 @@ impl Form {
     pub fn body(&self) -> Vec<u8> {
         let encoded = serde_urlencoded::to_string([("payload", self.payload().to_string())]).expect("encodes");
         encoded.into_bytes()
+    }
+
+    /// The body when the modal was opened with this private metadata (as
+    /// intake rendered it in `views.open`).
+    pub fn body_with_metadata(&self, private_metadata: &str) -> Vec<u8> {
+        let mut payload = self.payload();
+        payload["view"]["private_metadata"] = json!(private_metadata);
+        form_payload(&payload)
     }
 
     /// The view_submission payload itself (what a Socket Mode envelope carries).

@@ -25,7 +25,7 @@ pub mod samples;
 pub mod signing;
 
 pub use app::{Parts, Response, TestApp, spawn_app, spawn_app_with, spawn_with_request, test_config};
-pub use bodies::{Form, click_body, command_body, command_body_from, shown, step_body};
+pub use bodies::{Form, click_body, command_body, command_body_from, message_action_body, shown, step_body};
 pub use chaos::{Chaos, Mix};
 pub use db::TestDb;
 pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};

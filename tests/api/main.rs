@@ -6,6 +6,7 @@ mod chaos;
 mod crashes;
 mod digest;
 mod escalation;
+mod file_from_message;
 mod home;
 mod http_edges;
 mod lost_answers;

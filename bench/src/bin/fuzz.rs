@@ -1145,6 +1145,7 @@ fn fuzz(cases: u64, seed: u64, only: &str) -> bool {
                             },
                             Interaction::Click(click) if click.action.is_ok() => "click",
                             Interaction::Click(_) => "click, unknown control",
+                            Interaction::FileMessage(_) => "message shortcut",
                             Interaction::Other => "other",
                         })
                     }

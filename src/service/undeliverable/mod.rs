@@ -7,7 +7,10 @@
 //!   the request shows as "not posted", and it can be posted again.
 //! - `person_left`: a DM to someone who left (or cannot be DMed) falls back
 //!   to a line in the request's thread.
+//! - `elsewhere`: an ephemeral or a "Filed as" reply in a channel the bot
+//!   cannot post in reaches its person by DM.
 
+mod elsewhere;
 mod intake_post;
 mod person_left;
 
@@ -26,5 +29,6 @@ pub async fn died(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     intake_post::died(ctx, txn, row, error, now).await?;
-    person_left::died(ctx, txn, row, error, now).await
+    person_left::died(ctx, txn, row, error, now).await?;
+    elsewhere::died(txn, row, error, now).await
 }

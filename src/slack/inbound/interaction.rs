@@ -6,10 +6,10 @@ use serde::Deserialize;
 use slack_morphism::prelude::{SlackInteractionEvent, SlackView, SlackViewState};
 
 use super::{ParseError, field};
-use crate::domain::request::{RequestNumber, SubmissionForm};
+use crate::domain::request::{RequestNumber, SourceMessage, SubmissionForm};
 use crate::domain::text::{Text, TextError, Tracker};
 use crate::domain::triage::Event;
-use crate::slack::action::{Action, Modal, StepForm};
+use crate::slack::action::{Action, FILE_AS_REQUEST, Modal, StepForm};
 
 /// An interaction we act on.
 #[derive(Debug)]
@@ -17,6 +17,8 @@ pub enum Interaction {
     Click(Click),
     SubmitRequest(RequestSubmission),
     SubmitStep(StepSubmission),
+    /// The *File as request* shortcut on a message.
+    FileMessage(MessageShortcut),
     /// Anything else (view_closed, shortcuts, a modal not ours…):
     /// acknowledged, nothing to do.
     Other,
@@ -50,6 +52,18 @@ pub struct RequestSubmission {
     pub form: SubmissionForm,
     /// Where `/request` was typed.
     pub source_channel: Option<String>,
+    /// The message it was filed from (the *File as request* shortcut).
+    pub source_message: Option<SourceMessage>,
+}
+
+/// *File as request* on a message: who asked, and the message.
+#[derive(Debug, Clone)]
+pub struct MessageShortcut {
+    pub user: String,
+    pub trigger_id: String,
+    pub message: SourceMessage,
+    /// The message's text as Slack sent it (mrkdwn, mentions as `<@U…>`).
+    pub text: String,
 }
 
 /// A step's modal, submitted.
@@ -155,6 +169,7 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
     let kind: InteractionKind = serde_json::from_str(payload).map_err(malformed)?;
     match kind.kind.as_str() {
         "block_actions" => Ok(click(serde_json::from_str(payload).map_err(malformed)?)),
+        "message_action" => Ok(message_shortcut(serde_json::from_str(payload).map_err(malformed)?)),
         "view_submission" => match serde_json::from_str(payload).map_err(malformed)? {
             SlackInteractionEvent::ViewSubmission(submission) => {
                 let user = submission.user.id.0;
@@ -167,6 +182,7 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
                         view_id,
                         form: submission_form(values.as_ref()),
                         source_channel: source_channel(metadata),
+                        source_message: source_message(metadata),
                     }),
                     Some(Modal::Step(form)) => Interaction::SubmitStep(StepSubmission {
                         user,
@@ -207,6 +223,42 @@ fn click(actions: BlockActions) -> Interaction {
     })
 }
 
+/// A message shortcut, as Slack sends it (`message_action`).
+#[derive(Debug, Clone, Deserialize)]
+struct MessageAction {
+    callback_id: String,
+    user: IdOnly,
+    trigger_id: String,
+    channel: IdOnly,
+    message_ts: String,
+    #[serde(default)]
+    message: ShortcutMessage,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ShortcutMessage {
+    #[serde(default)]
+    text: String,
+    thread_ts: Option<String>,
+}
+
+fn message_shortcut(action: MessageAction) -> Interaction {
+    if action.callback_id != FILE_AS_REQUEST {
+        return Interaction::Other;
+    }
+    Interaction::FileMessage(MessageShortcut {
+        user: action.user.id,
+        trigger_id: action.trigger_id,
+        message: SourceMessage {
+            channel: action.channel.id,
+            // A thread's parent carries its own ts as `thread_ts`.
+            thread_ts: action.message.thread_ts.filter(|t| *t != action.message_ts),
+            ts: action.message_ts,
+        },
+        text: action.message.text,
+    })
+}
+
 /// A modal's `(callback_id, private_metadata)`.
 fn modal(view: &SlackView) -> (Option<&str>, Option<&str>) {
     match view {
@@ -237,6 +289,15 @@ fn source_channel(private_metadata: Option<&str>) -> Option<String> {
         channel_id: Option<String>,
     }
     serde_json::from_str::<Metadata>(private_metadata?).ok()?.channel_id
+}
+
+/// The message a modal was opened from, carried in its private metadata.
+fn source_message(private_metadata: Option<&str>) -> Option<SourceMessage> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        message: Option<SourceMessage>,
+    }
+    serde_json::from_str::<Metadata>(private_metadata?).ok()?.message
 }
 
 /// The event a step form describes, or the first field that is wrong.

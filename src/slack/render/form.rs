@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::{prefill, request_modal_with};
+use super::{Prefill, prefill, request_modal_with};
 use crate::domain::severity::Severities;
 
 const TRIGGER: &str = "<intake:slot:trigger>";
@@ -28,8 +28,12 @@ pub struct RequestForm {
 impl RequestForm {
     pub fn new(severities: &Severities, default_severity: &str, areas: &[String]) -> Self {
         let body = |title: &str, description: &str| {
-            let mut view = request_modal_with(severities, default_severity, areas, (title, description), "");
-            view["private_metadata"] = json!(METADATA);
+            let filled = Prefill {
+                title,
+                description,
+                link: "",
+            };
+            let view = request_modal_with(severities, default_severity, areas, &filled, METADATA.to_string());
             let body = json!({"trigger_id": TRIGGER, "view": view}).to_string();
             JsonTemplate::new(&body, &[TRIGGER, TITLE, DESCRIPTION, METADATA])
         };
@@ -44,7 +48,7 @@ impl RequestForm {
     /// [`request_modal`] with `title` and `source_channel`.
     pub fn open_body(&self, trigger_id: &str, title: &str, source_channel: &str) -> String {
         let (title, description) = prefill(title);
-        let metadata = super::form_metadata(source_channel);
+        let metadata = super::form_metadata(source_channel, None);
         let template = match (title.is_empty(), description.is_empty()) {
             (true, _) => &self.without_title,
             (false, true) => &self.with_title,

@@ -19,12 +19,7 @@ const MAX_BLOCKS: usize = 100;
 /// is needed to link to a message.
 fn card_link(request: &Request, workspace: Option<&str>) -> Option<String> {
     let (workspace, message) = (workspace?, request.intake_message.as_ref()?);
-    Some(format!(
-        "{}archives/{}/p{}",
-        workspace,
-        message.channel,
-        message.ts.replace('.', "")
-    ))
+    Some(super::message_url(workspace, &message.channel, &message.ts, None))
 }
 
 /// "*#42 Title* — Accepted, High, owner @ana, resolution due …, open card".

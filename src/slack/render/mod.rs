@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::request::{
-    DESCRIPTION_MAX, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, TITLE_MAX,
+    DESCRIPTION_MAX, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, SourceMessage, TITLE_MAX,
 };
 use crate::domain::severity::{Severities, Severity};
 use crate::domain::text::Tracker;
@@ -150,23 +150,87 @@ pub fn request_modal(
     source_channel: &str,
 ) -> Value {
     let (title, description) = prefill(words);
+    let filled = Prefill {
+        title: &title,
+        description: &description,
+        link: "",
+    };
     request_modal_with(
         severities,
         default_severity,
         areas,
-        (&title, &description),
-        source_channel,
+        &filled,
+        form_metadata(source_channel, None),
     )
 }
 
-/// The /request modal with this title and description filled in.
+/// What the /request modal opens with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Prefill<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub link: &'a str,
+}
+
+/// The /request modal for *File as request* on `message`: its text as the
+/// description (its first line as the title), its permalink as the link.
+/// The private metadata carries the message, for the "Filed as" reply.
+pub fn message_modal(
+    severities: &Severities,
+    default_severity: &str,
+    areas: &[String],
+    message: &SourceMessage,
+    text: &str,
+    permalink: Option<&str>,
+) -> Value {
+    let text = unescape_slack(text);
+    let (title, mut description) = prefill(&text);
+    if description.is_empty() {
+        description = text.trim().chars().take(DESCRIPTION_MAX).collect();
+    }
+    let filled = Prefill {
+        title: &title,
+        description: &description,
+        link: permalink.filter(|l| l.len() <= LINK_SHOWN_MAX).unwrap_or_default(),
+    };
+    request_modal_with(
+        severities,
+        default_severity,
+        areas,
+        &filled,
+        form_metadata(&message.channel, Some(message)),
+    )
+}
+
+/// A message's address in the workspace (`https://acme.slack.com/`):
+/// what `chat.getPermalink` answers, built without asking.
+pub fn message_url(workspace: &str, channel: &str, ts: &str, thread_ts: Option<&str>) -> String {
+    let url = format!("{workspace}archives/{channel}/p{}", ts.replace('.', ""));
+    match thread_ts {
+        Some(thread) => format!("{url}?thread_ts={thread}&cid={channel}"),
+        None => url,
+    }
+}
+
+/// Slack's message text encodes `&`, `<` and `>`; a form shows the
+/// characters themselves (they are escaped again when rendered).
+fn unescape_slack(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// The /request modal with these fields filled in.
 pub(crate) fn request_modal_with(
     severities: &Severities,
     default_severity: &str,
     areas: &[String],
-    (title, description): (&str, &str),
-    source_channel: &str,
+    filled: &Prefill<'_>,
+    private_metadata: String,
 ) -> Value {
+    let Prefill {
+        title,
+        description,
+        link,
+    } = *filled;
     let options: Vec<Value> = severities.iter().map(severity_option).collect();
     let initial = severities.get(default_severity).map(severity_option);
     let mut severity_select = json!({
@@ -190,6 +254,11 @@ pub(crate) fn request_modal_with(
     if !description.is_empty() {
         description_input["initial_value"] = json!(description);
     }
+    let mut link_input =
+        json!({"type": "url_text_input", "action_id": "link_input", "placeholder": plain("https://…")});
+    if !link.is_empty() {
+        link_input["initial_value"] = json!(link);
+    }
     let area_element = if areas.is_empty() {
         json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
     } else {
@@ -210,7 +279,7 @@ pub(crate) fn request_modal_with(
         "title": plain("New request"),
         "submit": plain("Submit"),
         "close": plain("Cancel"),
-        "private_metadata": form_metadata(source_channel),
+        "private_metadata": private_metadata,
         "blocks": [
             {"type": "input", "block_id": "type", "label": plain("Type"),
              "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
@@ -219,8 +288,7 @@ pub(crate) fn request_modal_with(
             {"type": "input", "block_id": "severity", "label": plain("Severity"), "element": severity_select},
             {"type": "input", "block_id": "area", "label": plain("Area"), "optional": true, "element": area_element},
             {"type": "input", "block_id": "link", "label": plain("Link"), "optional": true,
-             "element": {"type": "url_text_input", "action_id": "link_input", "placeholder": plain("https://…")},
-             "hint": plain("Ticket, dashboard or screenshot URL")},
+             "element": link_input, "hint": plain("Ticket, dashboard or screenshot URL")},
         ],
     })
 }
@@ -246,9 +314,40 @@ pub(crate) fn prefill(words: &str) -> (String, String) {
     (title, description)
 }
 
-/// The form's `private_metadata`: where `/request` was typed.
-fn form_metadata(source_channel: &str) -> String {
-    json!({"channel_id": source_channel}).to_string()
+/// The form's `private_metadata`: where `/request` was typed, and the
+/// message it files, if any.
+pub(crate) fn form_metadata(source_channel: &str, message: Option<&SourceMessage>) -> String {
+    match message {
+        Some(message) => json!({"channel_id": source_channel, "message": message}).to_string(),
+        None => json!({"channel_id": source_channel}).to_string(),
+    }
+}
+
+/// The reply under a message that was filed as a request: its number and
+/// a link to its card ([`INTAKE_LINK`], filled in when it is sent).
+pub fn filed_reply(request: &Request, message: &SourceMessage) -> Value {
+    let text = format!(
+        ":ticket: Filed as *{} {}*. {INTAKE_LINK}",
+        request.number,
+        escape(request.title.as_str())
+    );
+    json!({
+        "channel": message.channel,
+        "thread_ts": message.reply_thread(),
+        "text": text,
+        "unfurl_links": false,
+    })
+}
+
+/// Told instead when the reply under the filed message could not be
+/// posted there (the bot is not in that channel).
+pub fn filed_reply_elsewhere(to: &str, number: RequestNumber, channel: &str, error: &str) -> Value {
+    let text = format!(
+        "I filed the message in {} as {number}, but could not reply under it there (Slack said `{}`: invite me to that channel to get replies there).",
+        channel_mention(channel),
+        escape(error),
+    );
+    json!({"channel": to, "text": text, "unfurl_links": false})
 }
 
 /// How long `text` is once escaped for mrkdwn (`&` is five characters,

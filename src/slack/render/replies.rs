@@ -71,6 +71,15 @@ pub fn form_not_opened() -> String {
     "Sorry, Slack did not open the request form in time. Please run `/request` again; if it keeps failing, tell the product team in their channel.".into()
 }
 
+pub fn shortcut_form_not_opened() -> String {
+    "Sorry, Slack did not open the request form in time. Please use *File as request* on the message again.".into()
+}
+
+/// *File as request* (or the file emoji) on a message with no words.
+pub fn nothing_to_file() -> String {
+    "That message has no text to file (only attachments or blocks I cannot read). Use `/request` and describe it, with a link to the message.".into()
+}
+
 pub fn step_form_not_opened() -> String {
     "Sorry, Slack did not open the form in time. Please click the button again.".into()
 }
