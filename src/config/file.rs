@@ -119,6 +119,9 @@ pub struct RawSeverity {
 pub struct RawIntake {
     pub default_severity: String,
     pub areas: Vec<String>,
+    /// Reacting with this emoji files the message as a request; empty: off.
+    #[serde(default)]
+    pub file_emoji: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -278,6 +278,8 @@ pub struct Settings {
     pub escalation: EscalationPolicy,
     /// The "+1" emoji's base name, without colons.
     pub plus_one: String,
+    /// The emoji that files a message as a request (base name); `None`: off.
+    pub file_emoji: Option<String>,
     pub digest_schedule: cron::Schedule,
     /// Post the scheduled digest even when it has nothing to report.
     pub digest_post_when_empty: bool,
@@ -430,6 +432,17 @@ impl Settings {
             auto_close_after: span("followup.auto_close_after", &raw.followup.auto_close_after)?,
             calendar,
         };
+        let plus_one = raw.escalation.plus_one.trim().trim_matches(':').to_string();
+        let file_emoji = match raw.intake.file_emoji.trim().trim_matches(':') {
+            "" => None,
+            emoji if emoji == plus_one || escalation.emoji.contains_key(emoji) => {
+                return Err(invalid(
+                    "intake.file_emoji",
+                    format!(":{emoji}: already escalates or counts demand; pick another emoji"),
+                ));
+            }
+            emoji => Some(emoji.to_string()),
+        };
         let outbox = OutboxSettings {
             poll_interval: Duration::from_millis(raw.outbox.poll_interval_ms.max(10)),
             lease: Duration::from_secs(raw.outbox.lease_secs),
@@ -479,7 +492,8 @@ impl Settings {
             default_severity,
             areas: raw.intake.areas.iter().map(|a| a.trim().to_string()).collect(),
             escalation,
-            plus_one: raw.escalation.plus_one.trim().trim_matches(':').to_string(),
+            plus_one,
+            file_emoji,
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             digest_post_when_empty: raw.digest.post_when_empty,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,

@@ -57,6 +57,10 @@ pub struct Details {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Who filed a request for its submitter (reacting to their message
+    /// with the file emoji).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
 }
 
 impl From<&Event> for Details {

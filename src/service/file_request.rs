@@ -41,6 +41,7 @@ pub async fn submitted(ctx: &Context, filer: &Filer, submission: RequestSubmissi
         view_id: submission.view_id,
         source_channel: submission.source_channel,
         source_message: submission.source_message,
+        filed_by: None,
     };
     match file(ctx, filer, &new, &origin, Utc::now()).await {
         Ok(Some(request)) => {
@@ -71,17 +72,46 @@ pub async fn file(
     origin: &Origin,
     now: DateTime<Utc>,
 ) -> Result<Option<Request>, StoreError> {
-    let policy = &ctx.settings.policy;
-    let severity = severity_of(&ctx.settings, new.severity.as_str())?;
+    filer.0.submit(filing(&ctx.settings, new, origin, now)?).await
+}
+
+/// Stores one request now, in its own transaction (the reaction worker's
+/// path: nobody waits on it, so it need not join a batch).
+pub async fn file_alone(
+    ctx: &Context,
+    new: &NewRequest,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<Option<Request>, StoreError> {
+    let filing = filing(&ctx.settings, new, origin, now)?;
+    let stored = file_together(&ctx.settings, &ctx.store, std::slice::from_ref(&filing))
+        .await?
+        .pop()
+        .flatten();
+    if let Some(request) = &stored {
+        count_filed(request);
+        ctx.outbox.wake();
+    }
+    Ok(stored)
+}
+
+/// A validated request with its deadlines, ready to store.
+fn filing(settings: &Settings, new: &NewRequest, origin: &Origin, now: DateTime<Utc>) -> Result<Filing, StoreError> {
+    let policy = &settings.policy;
+    let severity = severity_of(settings, new.severity.as_str())?;
     let deadlines = SlaDeadlines::for_severity(severity, now, &policy.calendar);
-    let filing = Filing {
+    Ok(Filing {
         new: new.clone(),
         origin: origin.clone(),
         next_reminder_at: schedule::next_reminder(State::New, severity, &deadlines, policy, now),
         deadlines,
         at: now,
-    };
-    filer.0.submit(filing).await
+    })
+}
+
+fn count_filed(request: &Request) {
+    metrics::counter!("intake_requests_submitted_total", "severity" => request.severity.as_str().to_string())
+        .increment(1);
 }
 
 fn severity_of<'a>(settings: &'a Settings, key: &str) -> Result<&'a Severity, StoreError> {
@@ -136,8 +166,7 @@ async fn file_batch(
     let mut filed = false;
     for request in outcomes.iter().flatten().flatten() {
         filed = true;
-        metrics::counter!("intake_requests_submitted_total", "severity" => request.severity.as_str().to_string())
-            .increment(1);
+        count_filed(request);
     }
     if filed {
         outbox.wake();
@@ -159,7 +188,15 @@ async fn file_together(
         let Some(request) = request else { continue };
         let severity = severity_of(settings, request.severity.as_str())?;
         for notice in triage::on_submit(severity) {
-            messages.push(notice_message(notice, request, severity, settings));
+            messages.push(match (notice, &filing.origin.filed_by) {
+                // Filed for them: the receipt says by whom, and offers Edit.
+                (Notice::SubmitterReceipt, Some(by)) => OutboundMessage::post(
+                    Some(request.number),
+                    DedupeKey::receipt(request.number),
+                    render::receipt_dm_filed_for(request, severity, by),
+                ),
+                _ => notice_message(notice, request, severity, settings),
+            });
         }
         if let Some(message) = &filing.origin.source_message {
             // After the card in the request's chain, so it can link to it.

@@ -1,6 +1,6 @@
 //! Reactions on request messages: escalation emoji raise the severity
 //! (through the state machine, as `Event::Escalate`), the "+1" emoji counts
-//! demand.
+//! demand. The file emoji, on any message, files it (`file_from_message`).
 //!
 //! Two halves. While Slack waits, [`Reactions::received`] keeps only events
 //! that can matter on a request's message and records them (a cheap insert,
@@ -29,6 +29,7 @@ use crate::store::events::Recorder;
 use crate::store::{StoreError, audit, demand, events, requests};
 
 use super::explain::{ReplyTo, explain};
+use super::file_from_message::Filed;
 use super::triage_step::{StepOutcome, run_step};
 
 const LEASE: TimeDelta = TimeDelta::seconds(60);
@@ -67,7 +68,10 @@ impl Reactions {
         let Some(reaction) = Reaction::from_event(event) else {
             return Reply::Ack;
         };
-        let worth_keeping = match target(&reaction, bot_user(authorizations), &ctx.settings) {
+        let bot = bot_user(authorizations);
+        let worth_keeping = match target(&reaction, bot, &ctx.settings) {
+            // Any message can be filed: kept without a look-up.
+            _ if files(&reaction, bot, &ctx.settings).is_some() => Ok(true),
             Some(message) => self
                 .known
                 .classify(ctx, &message, Utc::now())
@@ -118,6 +122,15 @@ fn target(reaction: &Reaction, bot: Option<&str>, settings: &Settings) -> Option
         return None;
     }
     reaction.message()
+}
+
+/// The message to file, when this is the file emoji added by a person.
+fn files(reaction: &Reaction, bot: Option<&str>, settings: &Settings) -> Option<MessageRef> {
+    let file_emoji = settings.file_emoji.as_deref()?;
+    let added_by_a_person = reaction.added() && bot != Some(reaction.user.as_str());
+    (added_by_a_person && escalation::base_emoji(&reaction.reaction) == file_emoji)
+        .then(|| reaction.message())
+        .flatten()
 }
 
 /// Which messages are requests' messages, remembered for the ack path: a
@@ -259,6 +272,14 @@ async fn process(ctx: &Context, event_id: &str, payload: &str, now: DateTime<Utc
     };
     let reaction = &envelope.event;
     let bot = bot_user(&envelope.authorizations);
+    if let Some(message) = files(reaction, bot, &ctx.settings) {
+        return Ok(
+            match super::file_from_message::reacted(ctx, event_id, &reaction.user, &message, now).await? {
+                Filed::Done => Processed::Done,
+                Filed::Later => Processed::Later,
+            },
+        );
+    }
     let Some(message) = target(reaction, bot, &ctx.settings) else {
         return Ok(Processed::Done);
     };

@@ -255,7 +255,8 @@ fn click_event(ctx: &Context, action: Action, click: &Click) -> Result<Event, St
         | Action::Reject
         | Action::Resolve
         | Action::AddInfo
-        | Action::Repost => {
+        | Action::Repost
+        | Action::Edit => {
             return Err(replies::unknown_control(action.id()));
         }
     })

@@ -22,10 +22,13 @@ pub enum Action {
     /// Post a request's card again after its post failed (the triagers'
     /// notice). Not a triage step.
     Repost,
+    /// Correct a request filed for you (the file emoji's receipt). Not a
+    /// triage step: it opens the filing form again.
+    Edit,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Take,
         Action::Assign,
         Action::SetSeverity,
@@ -39,6 +42,7 @@ impl Action {
         Action::AddInfo,
         Action::Confirm,
         Action::Repost,
+        Action::Edit,
     ];
 
     /// The `action_id`.
@@ -57,6 +61,7 @@ impl Action {
             Action::AddInfo => "add_info",
             Action::Confirm => "confirm",
             Action::Repost => "repost",
+            Action::Edit => "edit_request",
         }
     }
 
@@ -80,7 +85,7 @@ impl Action {
             Action::Reopen => StepKind::Reopen,
             Action::AddInfo => StepKind::AddInfo,
             Action::Confirm => StepKind::Confirm,
-            Action::Repost => return None,
+            Action::Repost | Action::Edit => return None,
         })
     }
 
@@ -176,9 +181,9 @@ mod tests {
     }
 
     #[test]
-    fn only_post_again_is_not_a_triage_step() {
+    fn only_post_again_and_edit_are_not_triage_steps() {
         let not_steps: Vec<Action> = Action::ALL.into_iter().filter(|a| a.step().is_none()).collect();
-        assert_eq!(not_steps, [Action::Repost]);
+        assert_eq!(not_steps, [Action::Repost, Action::Edit]);
         assert_eq!(Action::Repost.form(), None, "Post again opens no form");
     }
 

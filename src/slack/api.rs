@@ -194,6 +194,26 @@ impl HistoryMessage {
     }
 }
 
+/// A message as `conversations.history` returns it: who wrote it and what.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ChannelMessage {
+    pub ts: String,
+    /// The author; absent for some bot and system messages.
+    pub user: Option<String>,
+    /// Set for messages posted by an app or integration.
+    pub bot_id: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    /// The thread the message is in, if any (a parent carries its own ts).
+    pub thread_ts: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct MessagesPage {
+    #[serde(default)]
+    messages: Vec<ChannelMessage>,
+}
+
 /// `views.open` must finish inside Slack's 3-second trigger window.
 const INTERACTIVE_LIMIT: Duration = Duration::from_millis(2500);
 /// Look-ups made while Slack waits for an ack.
@@ -471,6 +491,42 @@ impl SlackApi {
             {
                 Some(next) => cursor = next,
                 None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The message at `message.ts`: read with `conversations.history`
+    /// (`latest` = `oldest` = its ts, inclusive), or, for a reply in a
+    /// thread (which history leaves out), `conversations.replies`. `None`
+    /// when Slack no longer has it.
+    pub async fn message(&self, message: &MessageRef) -> Result<Option<ChannelMessage>, CallError> {
+        let ts = message.ts.as_str();
+        let channel = message.channel.as_str();
+        let history = [
+            ("channel", channel),
+            ("latest", ts),
+            ("oldest", ts),
+            ("inclusive", "true"),
+            ("limit", "1"),
+        ];
+        // Slack answers a reply's ts with its thread (the parent first).
+        let replies = [
+            ("channel", channel),
+            ("ts", ts),
+            ("latest", ts),
+            ("oldest", ts),
+            ("inclusive", "true"),
+        ];
+        for (method, query) in [
+            ("conversations.history", &history[..]),
+            ("conversations.replies", &replies[..]),
+        ] {
+            let answer = self.get_query(method, query, self.timeout).await?;
+            let page: MessagesPage = serde_json::from_slice(&answer)
+                .map_err(|e| CallError::Permanent(format!("unreadable {method} answer: {e}")))?;
+            if let Some(found) = page.messages.into_iter().find(|m| m.ts == ts) {
+                return Ok(Some(found));
             }
         }
         Ok(None)

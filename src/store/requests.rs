@@ -24,6 +24,8 @@ pub struct Origin {
     pub source_channel: Option<String>,
     /// The message it was filed from, which gets a "Filed as" reply.
     pub source_message: Option<SourceMessage>,
+    /// Who filed it for the submitter (the file emoji's reactor).
+    pub filed_by: Option<String>,
 }
 
 /// A validated submission to store.
@@ -87,10 +89,11 @@ pub async fn insert_new(conn: &impl ConnectionTrait, filings: &[Filing]) -> Resu
         by_view.insert(view_id, to_domain(model)?);
     }
     let stored: Vec<Option<Request>> = filings.iter().map(|f| by_view.remove(&f.origin.view_id)).collect();
-    let entries: Vec<request_event::ActiveModel> = stored
+    let entries: Vec<request_event::ActiveModel> = filings
         .iter()
-        .flatten()
-        .map(|request| {
+        .zip(&stored)
+        .filter_map(|(filing, request)| Some((filing, request.as_ref()?)))
+        .map(|(filing, request)| {
             audit::row(
                 request.number,
                 &Entry {
@@ -99,7 +102,10 @@ pub async fn insert_new(conn: &impl ConnectionTrait, filings: &[Filing]) -> Resu
                     kind: EntryKind::Submitted,
                     from: None,
                     to: State::New,
-                    details: Details::default(),
+                    details: Details {
+                        filed_by: filing.origin.filed_by.clone(),
+                        ..Details::default()
+                    },
                 },
             )
         })
@@ -110,6 +116,19 @@ pub async fn insert_new(conn: &impl ConnectionTrait, filings: &[Filing]) -> Resu
             .await?;
     }
     Ok(stored)
+}
+
+/// Whether a request was filed under this origin id (a modal, or a
+/// message filed with the file emoji).
+pub async fn filed_as(conn: &impl ConnectionTrait, view_id: &str) -> Result<bool, StoreError> {
+    Ok(request::Entity::find()
+        .select_only()
+        .column(request::Column::Id)
+        .filter(request::Column::ViewId.eq(view_id))
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 pub async fn find(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Option<Request>, StoreError> {

@@ -158,6 +158,8 @@ pub struct Posts {
 /// A message as history returns it.
 #[derive(Debug, Clone)]
 struct Stored {
+    /// Who wrote it: `None` for the bot's own posts.
+    user: Option<String>,
     ts: String,
     thread_ts: Option<String>,
     text: String,
@@ -178,6 +180,7 @@ impl Posts {
         }
         let param = |key: &str| params.get(key).and_then(Value::as_str);
         self.history.entry(channel.to_owned()).or_default().push(Stored {
+            user: None,
             ts: ts.to_owned(),
             thread_ts: param("thread_ts").map(str::to_owned),
             text: param("text").unwrap_or_default().to_owned(),
@@ -207,7 +210,13 @@ impl Posts {
                 .rev()
                 .collect(),
         };
-        picked.retain(|m| ts_of(m) > oldest || thread.is_some_and(|parent| m.ts == parent));
+        let inclusive = param("inclusive") == "true";
+        picked.retain(|m| {
+            ts_of(m) > oldest || thread.is_some_and(|parent| m.ts == parent) || (inclusive && ts_of(m) == oldest)
+        });
+        if let Ok(latest) = param("latest").parse::<f64>() {
+            picked.retain(|m| ts_of(m) < latest || (inclusive && ts_of(m) == latest));
+        }
         let limit = param("limit").parse::<usize>().unwrap_or(100).clamp(1, 1000);
         let start = param("cursor")
             .strip_prefix("next:")
@@ -219,7 +228,10 @@ impl Posts {
             .skip(start)
             .take(limit)
             .map(|m| {
-                let mut message = bot_message(&m.text, Some(&m.ts));
+                let mut message = match &m.user {
+                    Some(user) => json!({"type": "message", "user": user, "text": m.text, "ts": m.ts}),
+                    None => bot_message(&m.text, Some(&m.ts)),
+                };
                 if let Some(thread_ts) = &m.thread_ts {
                     message["thread_ts"] = json!(thread_ts);
                 }
@@ -424,6 +436,22 @@ impl FakeSlack {
             .first_intake_ts
             .clone()
             .expect("fake Slack: no card was posted")
+    }
+
+    /// A person's message in `channel` (in the thread `thread_ts`, if
+    /// given), for history to return; `ts` as Slack would give it.
+    pub fn add_message(&self, channel: &str, user: &str, text: &str, ts: &str, thread_ts: Option<&str>) {
+        self.posts()
+            .history
+            .entry(channel.to_owned())
+            .or_default()
+            .push(Stored {
+                user: Some(user.to_owned()),
+                ts: ts.to_owned(),
+                thread_ts: thread_ts.map(str::to_owned),
+                text: text.to_owned(),
+                metadata: None,
+            });
     }
 
     /// The `chat.postMessage` calls to `channel` (a user id for DMs).

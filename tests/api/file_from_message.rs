@@ -156,3 +156,157 @@ async fn another_shortcut_is_acknowledged_and_ignored() {
     assert!(slack.calls_to("views.open").is_empty());
     assert!(slack.calls_to("chat.postEphemeral").is_empty());
 }
+
+/// A message by `author` in #general, for history to return.
+fn a_message(slack: &FakeSlack, author: &str, text: &str, ts: &str, thread_ts: Option<&str>) {
+    slack.add_message(GENERAL, author, text, ts, thread_ts);
+}
+
+const AUTHOR: &str = STRANGER;
+
+#[tokio::test]
+async fn the_file_emoji_files_the_message_for_its_author() {
+    let (app, slack, _db) = spawn_app().await;
+    a_message(
+        &slack,
+        AUTHOR,
+        "exports to CSV drop every row after 10k &lt;sigh&gt;",
+        MESSAGE_TS,
+        None,
+    );
+    let response = app
+        .react("reaction_added", TRIAGER, "ticket", (GENERAL, MESSAGE_TS), "EvFILE0001")
+        .await;
+    assert_eq!(response.status, 200);
+    app.settle_events().await;
+
+    let request = app.request_no(1).await;
+    assert_eq!(request.submitter, AUTHOR, "the message's author is the submitter");
+    assert_eq!(request.title.as_str(), "exports to CSV drop every row after 10k <sigh>");
+    assert_eq!(
+        request.link.as_ref().map(|l| l.as_str()),
+        Some("https://acme-eng.slack.com/archives/C0GENERAL1/p1732528700000050")
+    );
+    let history = intake::store::audit::history(app.db(), request.number)
+        .await
+        .expect("audit");
+    assert_eq!(history[0].actor, AUTHOR);
+    assert_eq!(
+        history[0].details.filed_by.as_deref(),
+        Some(TRIAGER),
+        "the reactor is in the audit log"
+    );
+
+    // The author's receipt says who filed it and offers Edit.
+    let receipt = slack
+        .posts_to(AUTHOR)
+        .into_iter()
+        .find(|c| c.str("text").unwrap_or_default().starts_with("Received #1"))
+        .expect("a receipt for the author");
+    let shown = shown(&receipt);
+    assert!(shown.contains(&format!("<@{TRIAGER}> filed your message")), "{shown}");
+    assert!(shown.contains("\"action_id\":\"edit_request\""), "{shown}");
+    // The card, and the reply under the message.
+    assert_eq!(slack.posts_to(INTAKE_CHANNEL).len(), 1);
+    let replies = slack.posts_to(GENERAL);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].str("thread_ts").as_deref(), Some(MESSAGE_TS));
+    assert!(
+        replies[0]
+            .str("text")
+            .unwrap()
+            .contains("Filed as *#1 exports to CSV drop every row after 10k &lt;sigh&gt;*")
+    );
+}
+
+#[tokio::test]
+async fn reacting_twice_or_by_two_people_files_the_message_once() {
+    let (app, slack, _db) = spawn_app().await;
+    a_message(&slack, AUTHOR, "search ignores accents", MESSAGE_TS, None);
+    for (who, event_id) in [
+        (TRIAGER, "EvFILE0001"),
+        (TRIAGER, "EvFILE0001"),
+        (SUBMITTER, "EvFILE0002"),
+    ] {
+        app.react("reaction_added", who, "ticket", (GENERAL, MESSAGE_TS), event_id)
+            .await;
+        app.settle_events().await;
+    }
+    // Removing and adding it again, too.
+    app.react(
+        "reaction_removed",
+        TRIAGER,
+        "ticket",
+        (GENERAL, MESSAGE_TS),
+        "EvFILE0003",
+    )
+    .await;
+    app.react(
+        "reaction_added",
+        TRIAGER,
+        "ticket::skin-tone-3",
+        (GENERAL, MESSAGE_TS),
+        "EvFILE0004",
+    )
+    .await;
+    app.settle_events().await;
+    assert_eq!(slack.posts_to(INTAKE_CHANNEL).len(), 1, "one card");
+    assert_eq!(slack.posts_to(GENERAL).len(), 1, "one reply");
+    let count = intake::store::requests::count(app.db()).await.expect("count");
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn a_reply_in_a_thread_is_filed_and_answered_in_that_thread() {
+    let (app, slack, _db) = spawn_app().await;
+    let parent = "1732528600.000010";
+    a_message(&slack, SUBMITTER, "weekly sync notes", parent, None);
+    a_message(
+        &slack,
+        AUTHOR,
+        "the login page 500s on Safari",
+        MESSAGE_TS,
+        Some(parent),
+    );
+    app.react("reaction_added", TRIAGER, "ticket", (GENERAL, MESSAGE_TS), "EvFILE0001")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.title.as_str(), "the login page 500s on Safari");
+    let replies = slack.posts_to(GENERAL);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(
+        replies[0].str("thread_ts").as_deref(),
+        Some(parent),
+        "in the message's thread"
+    );
+}
+
+#[tokio::test]
+async fn a_message_the_bot_cannot_read_is_explained_to_the_reactor_by_dm() {
+    let (app, slack, _db) = spawn_app().await;
+    for method in ["conversations.history", "conversations.replies"] {
+        slack.fail_channel(method, GENERAL, Failure::SlackError("not_in_channel".into()));
+    }
+    app.react("reaction_added", TRIAGER, "ticket", (GENERAL, MESSAGE_TS), "EvFILE0001")
+        .await;
+    app.settle_events().await;
+    assert_eq!(intake::store::requests::count(app.db()).await.expect("count"), 0);
+    let dms = slack.posts_to(TRIAGER);
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    let text = dms[0].str("text").unwrap();
+    assert!(
+        text.contains("I could not file that message") && text.contains("not_in_channel"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_slack_outage_while_reading_the_message_only_delays_the_filing() {
+    let (app, slack, _db) = spawn_app().await;
+    a_message(&slack, AUTHOR, "dark mode flickers", MESSAGE_TS, None);
+    slack.fail_next("conversations.history", Failure::Status(503), 1);
+    app.react("reaction_added", TRIAGER, "ticket", (GENERAL, MESSAGE_TS), "EvFILE0001")
+        .await;
+    app.settle_events().await;
+    assert_eq!(app.request_no(1).await.submitter, AUTHOR);
+}

@@ -119,6 +119,8 @@ pub(crate) fn controls(request: &Request, severities: &Severities) -> Value {
             Action::Confirm => button(action, "Yes, fixed", n, Some("primary")),
             // Offered in the triagers' notice when the card failed.
             Action::Repost => button(action, "Post again", n, Some("primary")),
+            // Offered in the receipt of a request filed for its submitter.
+            Action::Edit => button(action, "Edit", n, None),
         })
         .collect();
     json!({"type": "actions", "block_id": format!("req:{}", n.0), "elements": elements})

@@ -183,11 +183,7 @@ pub fn message_modal(
     text: &str,
     permalink: Option<&str>,
 ) -> Value {
-    let text = unescape_slack(text);
-    let (title, mut description) = prefill(&text);
-    if description.is_empty() {
-        description = text.trim().chars().take(DESCRIPTION_MAX).collect();
-    }
+    let (title, description) = message_fields(text);
     let filled = Prefill {
         title: &title,
         description: &description,
@@ -210,6 +206,18 @@ pub fn message_url(workspace: &str, channel: &str, ts: &str, thread_ts: Option<&
         Some(thread) => format!("{url}?thread_ts={thread}&cid={channel}"),
         None => url,
     }
+}
+
+/// A message filed as a request: its first line as the title (cut at a
+/// word), the whole text as the description. Slack's `&amp;`, `&lt;` and
+/// `&gt;` are decoded: the fields hold the words, escaped when shown.
+pub fn message_fields(text: &str) -> (String, String) {
+    let text = unescape_slack(text);
+    let (title, mut description) = prefill(&text);
+    if description.is_empty() {
+        description = text.trim().chars().take(DESCRIPTION_MAX).collect();
+    }
+    (title, description)
 }
 
 /// Slack's message text encodes `&`, `<` and `>`; a form shows the
@@ -337,6 +345,15 @@ pub fn filed_reply(request: &Request, message: &SourceMessage) -> Value {
         "text": text,
         "unfurl_links": false,
     })
+}
+
+/// The file emoji on a message the bot cannot read.
+pub fn cannot_read_to_file(channel: &str, error: &str) -> String {
+    format!(
+        "I could not file that message: I cannot read {} (Slack said `{}`). Invite me to the channel and react again, or use `/request`.",
+        channel_mention(channel),
+        escape(error)
+    )
 }
 
 /// Told instead when the reply under the filed message could not be
@@ -467,6 +484,24 @@ pub fn receipt_dm(request: &Request, severity: &Severity) -> Value {
         "blocks": [mrkdwn_section(text)],
         "unfurl_links": false,
     })
+}
+
+/// The receipt of a request someone filed from the submitter's message
+/// with the file emoji: who filed it, and *Edit* to correct what was
+/// guessed (type, severity, area default; the title is the first line).
+pub fn receipt_dm_filed_for(request: &Request, severity: &Severity, filed_by: &str) -> Value {
+    let mut receipt = receipt_dm(request, severity);
+    let note = format!(
+        "<@{filed_by}> filed your message as a request. Check what I filled in: *Edit* corrects the title, type, severity, area or link."
+    );
+    let mut blocks = vec![mrkdwn_section(note)];
+    blocks.extend(receipt["blocks"].as_array().cloned().unwrap_or_default());
+    blocks.push(
+        json!({"type": "actions", "block_id": format!("req:{}", request.number.0),
+                       "elements": [button(Action::Edit, "Edit", request.number, None)]}),
+    );
+    receipt["blocks"] = Value::Array(blocks);
+    receipt
 }
 
 /// The on-call off-ramp post in `channel`, mentioning the on-call group if

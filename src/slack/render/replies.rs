@@ -80,6 +80,11 @@ pub fn nothing_to_file() -> String {
     "That message has no text to file (only attachments or blocks I cannot read). Use `/request` and describe it, with a link to the message.".into()
 }
 
+/// The file emoji on a message whose words make no valid request.
+pub fn message_not_fileable(problems: &str) -> String {
+    format!("I could not file that message as it is: {problems} Use `/request` to file it by hand.")
+}
+
 pub fn step_form_not_opened() -> String {
     "Sorry, Slack did not open the form in time. Please click the button again.".into()
 }
