@@ -12,6 +12,8 @@ use crate::domain::triage::{Event, StepKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     Submitted,
+    /// The submitter corrected what was filed (before triage).
+    Edited,
     Step(StepKind),
 }
 
@@ -19,6 +21,7 @@ impl EntryKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Submitted => "submitted",
+            EntryKind::Edited => "edited",
             EntryKind::Step(kind) => kind.as_str(),
         }
     }
@@ -26,6 +29,7 @@ impl EntryKind {
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "submitted" => Some(EntryKind::Submitted),
+            "edited" => Some(EntryKind::Edited),
             other => StepKind::parse(other).map(EntryKind::Step),
         }
     }
@@ -145,7 +149,7 @@ mod tests {
         for kind in StepKind::ALL
             .map(EntryKind::Step)
             .into_iter()
-            .chain([EntryKind::Submitted])
+            .chain([EntryKind::Submitted, EntryKind::Edited])
         {
             assert_eq!(EntryKind::parse(kind.as_str()), Some(kind));
         }

@@ -300,6 +300,49 @@ pub struct Request {
     pub intake_error: Option<String>,
 }
 
+/// Why a person may not correct a request's filed details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditRefused {
+    /// Only the submitter corrects what was filed for them.
+    NotSubmitter,
+    /// Triage has started: changes go through the owner (severity on the
+    /// card, words in the thread).
+    Triaged,
+}
+
+impl Request {
+    /// The submitter may correct what was filed (a request filed for them
+    /// from their message is a guess) until triage starts.
+    pub fn may_edit(&self, user: &str) -> Result<(), EditRefused> {
+        if self.submitter != user {
+            return Err(EditRefused::NotSubmitter);
+        }
+        if self.state != State::New {
+            return Err(EditRefused::Triaged);
+        }
+        Ok(())
+    }
+
+    /// The request with the submitter's corrections. A new severity runs
+    /// its SLA from the filing time, as if filed with it, in a new cycle
+    /// (its reminders are new messages).
+    pub fn edited(&self, edit: &NewRequest, severity: &Severity, calendar: &BusinessCalendar) -> Request {
+        let mut after = self.clone();
+        after.kind = edit.kind;
+        after.title = edit.title.clone();
+        after.description = edit.description.clone();
+        after.area = edit.area.clone();
+        after.link = edit.link.clone();
+        if severity.key != self.severity {
+            after.severity = severity.key.clone();
+            after.deadlines = SlaDeadlines::for_severity(severity, self.created_at, calendar);
+            after.reminder_stage = 0;
+            after.sla_cycle += 1;
+        }
+        after
+    }
+}
+
 #[cfg(test)]
 impl Request {
     /// A plain request for unit tests: #42, a bug from U0SUBMIT01, unowned,

@@ -7,6 +7,7 @@
 //! to its use case: HTTP calls them today, and any other transport
 //! (Socket Mode) calls the same ones.
 
+pub mod edit;
 pub mod explain;
 pub mod file_from_message;
 pub mod file_request;
@@ -90,6 +91,7 @@ pub async fn interaction(services: &Services, interaction: Interaction) -> Reply
         Interaction::SubmitRequest(submission) => file_request::submitted(ctx, &services.filer, submission).await,
         Interaction::SubmitStep(submission) => triage_step::step_submitted(ctx, submission).await,
         Interaction::FileMessage(shortcut) => file_from_message::shortcut(ctx, shortcut).await,
+        Interaction::SubmitEdit(submission) => edit::submitted(ctx, submission).await,
         Interaction::Other => Reply::Ack,
     }
 }

@@ -178,6 +178,10 @@ pub async fn clicked(ctx: &Context, click: Click) -> Reply {
     if action == Action::Repost {
         return super::repost::clicked(ctx, number, &user, &reply_to).await;
     }
+    // Not a triage step: the filing form again, for the submitter.
+    if action == Action::Edit {
+        return super::edit::clicked(ctx, number, &user, &reply_to, &click.trigger_id).await;
+    }
     let actor = actor(ctx, &user).await;
     if let Some(form) = action.form() {
         return super::open_form::step_form(ctx, number, form, &actor, &reply_to, &click.trigger_id).await;

@@ -146,6 +146,8 @@ pub enum Modal {
     NewRequest,
     /// A triage step's form (`triage_<action id>`).
     Step(StepForm),
+    /// The filing form again, to correct a request (`edit_request`).
+    EditRequest,
 }
 
 impl Modal {
@@ -153,12 +155,15 @@ impl Modal {
         match self {
             Modal::NewRequest => "new_request".to_string(),
             Modal::Step(form) => format!("triage_{}", form.action().id()),
+            Modal::EditRequest => "edit_request".to_string(),
         }
     }
 
     pub fn from_callback_id(id: &str) -> Option<Self> {
-        if id == "new_request" {
-            return Some(Modal::NewRequest);
+        match id {
+            "new_request" => return Some(Modal::NewRequest),
+            "edit_request" => return Some(Modal::EditRequest),
+            _ => {}
         }
         let action = Action::from_id(id.strip_prefix("triage_")?)?;
         action.form().map(Modal::Step)
@@ -189,7 +194,10 @@ mod tests {
 
     #[test]
     fn every_modal_reads_back_from_its_callback_id() {
-        let modals = StepForm::ALL.map(Modal::Step).into_iter().chain([Modal::NewRequest]);
+        let modals = StepForm::ALL
+            .map(Modal::Step)
+            .into_iter()
+            .chain([Modal::NewRequest, Modal::EditRequest]);
         for modal in modals {
             assert_eq!(Modal::from_callback_id(&modal.callback_id()), Some(modal));
         }

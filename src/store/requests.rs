@@ -266,6 +266,46 @@ pub async fn apply_change(
     Ok(true)
 }
 
+/// Writes the submitter's corrections (`after`, from `Request::edited`)
+/// with their audit row, if the request is still at `before`'s version;
+/// `false` if something changed it in between.
+pub async fn apply_edit(
+    conn: &impl ConnectionTrait,
+    before: &Request,
+    after: &Request,
+    entry: &Entry,
+    next_reminder_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let result = request::Entity::update_many()
+        .col_expr(request::Column::Kind, after.kind.as_str().into())
+        .col_expr(request::Column::Title, after.title.as_str().into())
+        .col_expr(request::Column::Description, after.description.clone().into())
+        .col_expr(request::Column::Area, after.area.clone().into())
+        .col_expr(
+            request::Column::Link,
+            after.link.as_ref().map(|l| l.as_str().to_string()).into(),
+        )
+        .col_expr(request::Column::Severity, after.severity.as_str().into())
+        .col_expr(request::Column::ResponseDueAt, after.deadlines.response_due.into())
+        .col_expr(request::Column::ResolutionDueAt, after.deadlines.resolution_due.into())
+        .col_expr(request::Column::SlaStage, after.reminder_stage.into())
+        .col_expr(request::Column::SlaCycle, after.sla_cycle.into())
+        .col_expr(request::Column::NextReminderAt, next_reminder_at.into())
+        .col_expr(request::Column::Version, Expr::col(request::Column::Version).add(1))
+        .col_expr(request::Column::UpdatedAt, now.into())
+        .filter(request::Column::Id.eq(before.number.0))
+        .filter(request::Column::Version.eq(before.version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(false);
+    }
+    audit::append(conn, before.number, entry).await?;
+    Ok(true)
+}
+
 /// Open requests filed by `submitter`, newest first.
 pub async fn open_for_submitter(
     conn: &impl ConnectionTrait,

@@ -144,7 +144,16 @@ impl Form {
     /// The body when the modal was opened with this private metadata (as
     /// intake rendered it in `views.open`).
     pub fn body_with_metadata(&self, private_metadata: &str) -> Vec<u8> {
+        self.body_as("new_request", private_metadata, SUBMITTER)
+    }
+
+    /// The body of the modal `callback_id` (the same fields: the *Edit*
+    /// form is the filing form) opened with this private metadata, sent by
+    /// `user`.
+    pub fn body_as(&self, callback_id: &str, private_metadata: &str, user: &str) -> Vec<u8> {
         let mut payload = self.payload();
+        payload["user"]["id"] = json!(user);
+        payload["view"]["callback_id"] = json!(callback_id);
         payload["view"]["private_metadata"] = json!(private_metadata);
         form_payload(&payload)
     }

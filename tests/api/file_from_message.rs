@@ -310,3 +310,98 @@ async fn a_slack_outage_while_reading_the_message_only_delays_the_filing() {
     app.settle_events().await;
     assert_eq!(app.request_no(1).await.submitter, AUTHOR);
 }
+
+/// A message by the author filed with the file emoji: request #1.
+async fn filed_for_author(app: &TestApp, slack: &FakeSlack) {
+    a_message(slack, AUTHOR, "exports time out", MESSAGE_TS, None);
+    app.react("reaction_added", TRIAGER, "ticket", (GENERAL, MESSAGE_TS), "EvFILE0001")
+        .await;
+    app.settle_events().await;
+}
+
+fn last_ephemeral_text(slack: &FakeSlack) -> String {
+    let calls = slack.calls_to("chat.postEphemeral");
+    calls.last().and_then(|c| c.str("text")).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_author_edits_what_was_filed_for_them_and_the_card_follows() {
+    let (app, slack, _db) = spawn_app().await;
+    filed_for_author(&app, &slack).await;
+    let filed = app.request_no(1).await;
+    assert_eq!(filed.severity.as_str(), "sev3");
+
+    assert_eq!(app.click("edit_request", 1, AUTHOR).await.status, 200);
+    let view = opened_view(&slack);
+    assert_eq!(view["callback_id"], "edit_request");
+    assert_eq!(initial(&view, "title").as_deref(), Some("exports time out"));
+    let metadata = view["private_metadata"].as_str().unwrap().to_owned();
+
+    let corrected = Form {
+        kind: Some("bug".into()),
+        title: Some("CSV exports time out for large accounts".into()),
+        description: Some("Every export over 10k rows times out.".into()),
+        severity: Some("sev1".into()),
+        area: None,
+        link: None,
+        ..Form::default()
+    };
+    let response = app
+        .post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &corrected.body_as("edit_request", &metadata, AUTHOR),
+        )
+        .await;
+    assert_eq!(response.status, 200);
+    assert!(response.body.is_empty(), "saved: the modal closes ({})", response.body);
+    app.settle().await;
+
+    let edited = app.request_no(1).await;
+    assert_eq!(edited.title.as_str(), "CSV exports time out for large accounts");
+    assert_eq!(edited.severity.as_str(), "sev1");
+    assert!(
+        edited.deadlines.response_due < filed.deadlines.response_due,
+        "the SLA is the new severity's, from the filing time"
+    );
+    let updates = slack.calls_to("chat.update");
+    let card = shown(updates.last().expect("the card is refreshed"));
+    assert!(card.contains("CSV exports time out for large accounts"), "{card}");
+    let thread: Vec<String> = slack
+        .posts_to(INTAKE_CHANNEL)
+        .iter()
+        .filter_map(|c| c.str("text"))
+        .collect();
+    assert!(
+        thread
+            .iter()
+            .any(|t| t.contains(&format!("<@{AUTHOR}> edited the request")) && t.contains("severity")),
+        "{thread:?}"
+    );
+    assert_eq!(
+        slack.posts_to(ONCALL_CHANNEL).len(),
+        1,
+        "a severity that pages pages on-call"
+    );
+}
+
+#[tokio::test]
+async fn only_the_submitter_edits_and_only_before_triage() {
+    let (app, slack, _db) = spawn_app().await;
+    filed_for_author(&app, &slack).await;
+    app.click("edit_request", 1, SUBMITTER).await;
+    app.settle().await;
+    assert!(slack.calls_to("views.open").is_empty());
+    assert!(
+        last_ephemeral_text(&slack).contains(&format!("Only <@{AUTHOR}>")),
+        "{}",
+        last_ephemeral_text(&slack)
+    );
+
+    app.click("take", 1, TRIAGER).await;
+    app.settle().await;
+    app.click("edit_request", 1, AUTHOR).await;
+    app.settle().await;
+    assert!(slack.calls_to("views.open").is_empty());
+    assert!(last_ephemeral_text(&slack).contains("already being triaged"));
+}

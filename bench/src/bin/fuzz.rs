@@ -1145,6 +1145,12 @@ fn fuzz(cases: u64, seed: u64, only: &str) -> bool {
                             },
                             Interaction::Click(click) if click.action.is_ok() => "click",
                             Interaction::Click(_) => "click, unknown control",
+                            Interaction::SubmitEdit(edit) => {
+                                match NewRequest::validate(&edit.form, &edit.user, severities) {
+                                    Ok(_) => "edit form valid",
+                                    Err(_) => "edit form refused",
+                                }
+                            }
                             Interaction::FileMessage(_) => "message shortcut",
                             Interaction::Other => "other",
                         })

@@ -19,6 +19,8 @@ pub enum Interaction {
     SubmitStep(StepSubmission),
     /// The *File as request* shortcut on a message.
     FileMessage(MessageShortcut),
+    /// The submitter's corrections to a request (the *Edit* form).
+    SubmitEdit(EditSubmission),
     /// Anything else (view_closed, shortcuts, a modal not ours…):
     /// acknowledged, nothing to do.
     Other,
@@ -54,6 +56,15 @@ pub struct RequestSubmission {
     pub source_channel: Option<String>,
     /// The message it was filed from (the *File as request* shortcut).
     pub source_message: Option<SourceMessage>,
+}
+
+/// The *Edit* form, submitted: the corrected fields of a request.
+#[derive(Debug, Clone)]
+pub struct EditSubmission {
+    pub user: String,
+    /// From the form's metadata; `None` if it carried none.
+    pub number: Option<RequestNumber>,
+    pub form: SubmissionForm,
 }
 
 /// *File as request* on a message: who asked, and the message.
@@ -189,6 +200,13 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
                         form,
                         metadata: metadata.and_then(|m| serde_json::from_str(m).ok()),
                         values,
+                    }),
+                    Some(Modal::EditRequest) => Interaction::SubmitEdit(EditSubmission {
+                        user,
+                        number: metadata
+                            .and_then(|m| serde_json::from_str::<StepMetadata>(m).ok())
+                            .map(|m| RequestNumber(m.request)),
+                        form: submission_form(values.as_ref()),
                     }),
                     None => Interaction::Other,
                 })

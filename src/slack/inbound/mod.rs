@@ -15,8 +15,8 @@ use slack_morphism::prelude::SlackViewState;
 pub use command::{CommandIntent, SlashCommand, command, command_payload};
 pub use event::{Authorization, EventEnvelope, Reaction, ReactionEnvelope, bot_user, event, home_opened};
 pub use interaction::{
-    Click, FieldProblem, Interaction, MessageShortcut, RequestSubmission, StepMetadata, StepSubmission, interaction,
-    interaction_payload,
+    Click, EditSubmission, FieldProblem, Interaction, MessageShortcut, RequestSubmission, StepMetadata, StepSubmission,
+    interaction, interaction_payload,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -31,7 +31,7 @@ impl RequestForm {
             let filled = Prefill {
                 title,
                 description,
-                link: "",
+                ..Prefill::default()
             };
             let view = request_modal_with(severities, default_severity, areas, &filled, METADATA.to_string());
             let body = json!({"trigger_id": TRIGGER, "view": view}).to_string();

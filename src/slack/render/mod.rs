@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::request::{
-    DESCRIPTION_MAX, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, SourceMessage, TITLE_MAX,
+    DESCRIPTION_MAX, EditRefused, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, SourceMessage,
+    TITLE_MAX,
 };
 use crate::domain::severity::{Severities, Severity};
 use crate::domain::text::Tracker;
@@ -153,7 +154,7 @@ pub fn request_modal(
     let filled = Prefill {
         title: &title,
         description: &description,
-        link: "",
+        ..Prefill::default()
     };
     request_modal_with(
         severities,
@@ -170,6 +171,9 @@ pub(crate) struct Prefill<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub link: &'a str,
+    /// The type picked (`bug`, `feature`); the first when empty.
+    pub kind: &'a str,
+    pub area: &'a str,
 }
 
 /// The /request modal for *File as request* on `message`: its text as the
@@ -188,6 +192,7 @@ pub fn message_modal(
         title: &title,
         description: &description,
         link: permalink.filter(|l| l.len() <= LINK_SHOWN_MAX).unwrap_or_default(),
+        ..Prefill::default()
     };
     request_modal_with(
         severities,
@@ -220,6 +225,63 @@ pub fn message_fields(text: &str) -> (String, String) {
     (title, description)
 }
 
+/// The *Edit* form (`callback_id` `edit_request`): the filing form with
+/// the request's current values; the metadata names the request.
+pub fn edit_modal(severities: &Severities, areas: &[String], request: &Request) -> Value {
+    let filled = Prefill {
+        title: request.title.as_str(),
+        description: &request.description,
+        link: request.link.as_ref().map_or("", |l| l.as_str()),
+        kind: request.kind.as_str(),
+        area: request.area.as_deref().unwrap_or_default(),
+    };
+    let metadata = json!({"request": request.number.0, "channel": ""}).to_string();
+    let mut view = request_modal_with(severities, request.severity.as_str(), areas, &filled, metadata);
+    view["callback_id"] = json!(Modal::EditRequest.callback_id());
+    view["title"] = plain(&format!("Edit {}", request.number));
+    view["submit"] = plain("Save");
+    view
+}
+
+/// Why *Edit* is refused.
+pub fn edit_refused(request: &Request, refused: EditRefused) -> String {
+    match refused {
+        EditRefused::NotSubmitter => format!(
+            "Only <@{}>, who {} was filed for, can edit it.",
+            request.submitter, request.number
+        ),
+        EditRefused::Triaged => format!(
+            "{} is already being triaged ({}), so it can no longer be edited. Add what changed in its thread.",
+            request.number,
+            request.state.label()
+        ),
+    }
+}
+
+/// The line in the card's thread after the submitter's corrections.
+pub fn edited_note(before: &Request, after: &Request, user: &str, severities: &Severities) -> String {
+    let mut changed = Vec::new();
+    if before.kind != after.kind {
+        changed.push(format!("type: {}", after.kind.label()));
+    }
+    if before.title != after.title {
+        changed.push(format!("title: {}", escape(after.title.as_str())));
+    }
+    if before.description != after.description {
+        changed.push("description".to_string());
+    }
+    if before.area != after.area {
+        changed.push(format!("area: {}", escape(after.area.as_deref().unwrap_or("none"))));
+    }
+    if before.link != after.link {
+        changed.push("link".to_string());
+    }
+    if before.severity != after.severity {
+        changed.push(format!("severity: {}", escape(severity_label(after, severities))));
+    }
+    format!("<@{user}> edited the request: {}.", changed.join(", "))
+}
+
 /// Slack's message text encodes `&`, `<` and `>`; a form shows the
 /// characters themselves (they are escaped again when rendered).
 fn unescape_slack(text: &str) -> String {
@@ -238,6 +300,8 @@ pub(crate) fn request_modal_with(
         title,
         description,
         link,
+        kind,
+        area,
     } = *filled;
     let options: Vec<Value> = severities.iter().map(severity_option).collect();
     let initial = severities.get(default_severity).map(severity_option);
@@ -267,7 +331,7 @@ pub(crate) fn request_modal_with(
     if !link.is_empty() {
         link_input["initial_value"] = json!(link);
     }
-    let area_element = if areas.is_empty() {
+    let mut area_element = if areas.is_empty() {
         json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
     } else {
         let options: Vec<Value> = areas
@@ -277,10 +341,24 @@ pub(crate) fn request_modal_with(
             .collect();
         json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "options": options})
     };
+    if !area.is_empty() {
+        match areas.is_empty() {
+            true => area_element["initial_value"] = json!(area),
+            false => {
+                if let Some(option) = area_element["options"]
+                    .as_array()
+                    .and_then(|o| o.iter().find(|o| o["value"] == area))
+                {
+                    area_element["initial_option"] = option.clone();
+                }
+            }
+        }
+    }
     let kinds: Vec<Value> = [RequestKind::Bug, RequestKind::Feature]
         .into_iter()
         .map(|k| json!({"text": plain(k.label()), "value": k.as_str()}))
         .collect();
+    let initial_kind = kinds.iter().find(|k| k["value"] == kind).unwrap_or(&kinds[0]).clone();
     json!({
         "type": "modal",
         "callback_id": Modal::NewRequest.callback_id(),
@@ -290,7 +368,7 @@ pub(crate) fn request_modal_with(
         "private_metadata": private_metadata,
         "blocks": [
             {"type": "input", "block_id": "type", "label": plain("Type"),
-             "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": kinds[0]}},
+             "element": {"type": "radio_buttons", "action_id": "type_input", "options": kinds, "initial_option": initial_kind}},
             {"type": "input", "block_id": "title", "label": plain("Title"), "element": title_input},
             {"type": "input", "block_id": "description", "label": plain("Description"), "element": description_input},
             {"type": "input", "block_id": "severity", "label": plain("Severity"), "element": severity_select},
