@@ -184,7 +184,8 @@ pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, se
             Some(number),
             DedupeKey::receipt(number),
             render::receipt_dm(request, severity),
-        ),
+        )
+        .recording(PostKind::Receipt),
         Notice::OncallAlert => OutboundMessage::post(
             Some(number),
             DedupeKey::oncall_page(number),

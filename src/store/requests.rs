@@ -144,6 +144,7 @@ pub async fn set_post(
     let (channel_column, ts_column) = match post {
         PostKind::Intake => (request::Column::IntakeChannel, request::Column::IntakeTs),
         PostKind::Oncall => (request::Column::OncallChannel, request::Column::OncallTs),
+        PostKind::Receipt => (request::Column::ReceiptChannel, request::Column::ReceiptTs),
     };
     let mut update = request::Entity::update_many()
         .col_expr(channel_column, message.channel.as_str().into())
@@ -330,6 +331,49 @@ pub async fn find_by_message(conn: &impl ConnectionTrait, message: &MessageRef) 
         .transpose()
 }
 
+/// Which of a request's conversations a thread is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thread {
+    /// The thread under its card in the intake channel.
+    Intake,
+    /// The thread under the submitter's receipt DM.
+    Receipt,
+}
+
+/// The request whose card or receipt DM is `parent` (a thread's first
+/// message), and which of the two it is. Both are indexed.
+pub async fn find_by_thread(
+    conn: &impl ConnectionTrait,
+    parent: &MessageRef,
+) -> Result<Option<(Request, Thread)>, StoreError> {
+    use sea_orm::Condition;
+    let (channel, ts) = (parent.channel.as_str(), parent.ts.as_str());
+    let intake = Condition::all()
+        .add(request::Column::IntakeChannel.eq(channel))
+        .add(request::Column::IntakeTs.eq(ts));
+    let receipt = Condition::all()
+        .add(request::Column::ReceiptChannel.eq(channel))
+        .add(request::Column::ReceiptTs.eq(ts));
+    let Some(row) = request::Entity::find()
+        .filter(Condition::any().add(intake).add(receipt))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let request = to_domain(row)?;
+    let thread = match request.intake_message.as_ref() == Some(parent) {
+        true => Thread::Intake,
+        false => Thread::Receipt,
+    };
+    Ok(Some((request, thread)))
+}
+
+/// The submitter's receipt DM of a request, once sent.
+pub async fn receipt(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Option<MessageRef>, StoreError> {
+    Ok(find(conn, number).await?.and_then(|r| r.receipt))
+}
+
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(request::Entity::find().count(conn).await?)
@@ -341,6 +385,11 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         .intake_channel
         .clone()
         .zip(row.intake_ts.clone())
+        .map(|(c, t)| MessageRef::new(c, t));
+    let receipt = row
+        .receipt_channel
+        .clone()
+        .zip(row.receipt_ts.clone())
         .map(|(c, t)| MessageRef::new(c, t));
     // Only validated trackers are written; one that no longer parses is
     // still shown, as a key.
@@ -372,5 +421,6 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         demand: row.demand,
         intake_message,
         intake_error: row.intake_error,
+        receipt,
     })
 }
