@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn both_deliveries_subscribe_to_the_messages_the_relay_reads() {
-        for yaml in [manifest(Delivery::Url("https://intake.example.com")), manifest(Delivery::Socket)] {
+        for yaml in [
+            manifest(Delivery::Url("https://intake.example.com")),
+            manifest(Delivery::Socket),
+        ] {
             for line in [
                 "- message.channels",
                 "- message.groups",

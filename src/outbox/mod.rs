@@ -306,7 +306,10 @@ mod tests {
             DedupeKey::unreachable_owner_card(n, 7).as_str(),
             "req:42:unreachable:7:card"
         );
-        assert_eq!(DedupeKey::relay("C0INTAKE01", "1.000200").as_str(), "relay:C0INTAKE01:1.000200");
+        assert_eq!(
+            DedupeKey::relay("C0INTAKE01", "1.000200").as_str(),
+            "relay:C0INTAKE01:1.000200"
+        );
         assert_eq!(DedupeKey::intake_repost(n, 1).as_str(), "req:42:intake_post:repost:1");
         assert_eq!(
             DedupeKey::after_repost(&DedupeKey::step(n, 3, StepMessage::Thread), 1).as_str(),

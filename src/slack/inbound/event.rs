@@ -150,7 +150,10 @@ impl ThreadReply {
         if message.kind != "message" || message.bot_id.is_some() {
             return None;
         }
-        if !matches!(message.subtype.as_deref(), None | Some("thread_broadcast" | "file_share")) {
+        if !matches!(
+            message.subtype.as_deref(),
+            None | Some("thread_broadcast" | "file_share")
+        ) {
             return None;
         }
         let user = message.user.filter(|u| !u.is_empty() && Some(u.as_str()) != bot)?;

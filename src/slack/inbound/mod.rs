@@ -14,7 +14,8 @@ use slack_morphism::prelude::SlackViewState;
 
 pub use command::{CommandIntent, SlashCommand, command, command_payload};
 pub use event::{
-    Authorization, EventEnvelope, MessageEnvelope, Reaction, ReactionEnvelope, ThreadReply, bot_user, event, home_opened,
+    Authorization, EventEnvelope, MessageEnvelope, Reaction, ReactionEnvelope, ThreadReply, bot_user, event,
+    home_opened,
 };
 pub use interaction::{
     Click, FieldProblem, Interaction, RequestSubmission, StepMetadata, StepSubmission, interaction, interaction_payload,

@@ -680,11 +680,18 @@ mod tests {
         let receipt = MessageRef::new("D0SUBMIT01", "1.000200");
         let threaded: Value = serde_json::from_str(&fill_receipt_thread(&dm, Some(&receipt))).unwrap();
         assert_eq!(
-            (&threaded["channel"], &threaded["thread_ts"], &threaded["reply_broadcast"]),
+            (
+                &threaded["channel"],
+                &threaded["thread_ts"],
+                &threaded["reply_broadcast"]
+            ),
             (&json!("D0SUBMIT01"), &json!("1.000200"), &json!(true))
         );
         let plain: Value = serde_json::from_str(&fill_receipt_thread(&dm, None)).unwrap();
-        assert_eq!(plain, json!({"channel": "U0SUBMIT01", "text": "hi", "unfurl_links": false}));
+        assert_eq!(
+            plain,
+            json!({"channel": "U0SUBMIT01", "text": "hi", "unfurl_links": false})
+        );
     }
 
     #[test]
