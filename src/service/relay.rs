@@ -13,6 +13,12 @@
 //! `relay:<channel>:<ts>`: the same message delivered again, under any
 //! event id, enqueues nothing; an answer taken by Add info takes that key
 //! in the step's transaction, so it is never also relayed as a line.
+//!
+//! The ack path judges a message by its shape only (no read): every
+//! person's thread reply in a conversation intake is in is recorded once
+//! and looked up here through an index. A reply processed before its
+//! card's or receipt's address is recorded (moments after Slack posted
+//! it; no person answers that fast) is taken for another thread's.
 
 use chrono::{DateTime, Utc};
 use tracing::info;

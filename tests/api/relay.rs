@@ -408,3 +408,66 @@ async fn a_request_filed_before_receipts_were_recorded_gets_plain_dms() {
     assert_eq!(relayed.str("thread_ts"), None, "not threaded");
     assert_eq!(relayed.str("reply_broadcast"), None);
 }
+
+/// Waits (bounded) until `done` says so: a guard against hanging, not a
+/// timing assertion.
+async fn until<F, Fut>(what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1000 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test]
+async fn a_reply_before_the_receipt_is_sent_still_lands_in_its_thread() {
+    let (app, slack, _db) = spawn_app().await;
+    // Slack holds the receipt back (429) until told otherwise.
+    slack.fail_channel(
+        "chat.postMessage",
+        SUBMITTER,
+        Failure::RateLimited { retry_after_secs: 1 },
+    );
+    let form = Form {
+        severity: Some("sev2".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    slack.wait_for_attempts("chat.postMessage", 2).await;
+    until("the card's address is recorded", || async {
+        app.request_no(1).await.intake_message.is_some()
+    })
+    .await;
+    let card = slack.first_card_ts();
+    let reply = message(
+        INTAKE_CHANNEL,
+        TRIAGER,
+        "On it",
+        "1900000000.000800",
+        Some(&card),
+        "EvEarly1",
+    );
+    let response = app
+        .post_signed("/slack/events", "application/json", reply.to_string().as_bytes())
+        .await;
+    assert_eq!(response.status, 200);
+    until("the reply is processed", || async {
+        intake::store::events::pending(app.db()).await.expect("events") == 0
+    })
+    .await;
+    assert!(dm_posts(&slack).is_empty(), "the relay waits for the receipt");
+
+    slack.clear_failures();
+    app.settle().await;
+    let receipt = receipt_ts(&app).await;
+    let relayed = dm_posts(&slack);
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(relayed[0].str("text").as_deref(), Some("<@U0TRIAGE01> on #1: On it"));
+    assert_eq!(relayed[0].str("thread_ts"), Some(receipt), "in the receipt's thread");
+}
