@@ -294,15 +294,17 @@ pub async fn is_request_message(conn: &impl ConnectionTrait, message: &MessageRe
 }
 
 fn message_is(message: &MessageRef) -> sea_orm::Condition {
-    use sea_orm::Condition;
-    let (channel, ts) = (message.channel.as_str(), message.ts.as_str());
-    let intake = Condition::all()
-        .add(request::Column::IntakeChannel.eq(channel))
-        .add(request::Column::IntakeTs.eq(ts));
-    let oncall = Condition::all()
-        .add(request::Column::OncallChannel.eq(channel))
-        .add(request::Column::OncallTs.eq(ts));
-    Condition::any().add(intake).add(oncall)
+    use request::Column::{IntakeChannel, IntakeTs, OncallChannel, OncallTs};
+    sea_orm::Condition::any()
+        .add(posted_at((IntakeChannel, IntakeTs), message))
+        .add(posted_at((OncallChannel, OncallTs), message))
+}
+
+/// The request's post kept in these (channel, ts) columns is `message`.
+fn posted_at((channel, ts): (request::Column, request::Column), message: &MessageRef) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(channel.eq(message.channel.as_str()))
+        .add(ts.eq(message.ts.as_str()))
 }
 
 /// Has intake posted a request's card or on-call page to `channel`?
@@ -346,19 +348,11 @@ pub async fn find_by_thread(
     conn: &impl ConnectionTrait,
     parent: &MessageRef,
 ) -> Result<Option<(Request, Thread)>, StoreError> {
-    use sea_orm::Condition;
-    let (channel, ts) = (parent.channel.as_str(), parent.ts.as_str());
-    let intake = Condition::all()
-        .add(request::Column::IntakeChannel.eq(channel))
-        .add(request::Column::IntakeTs.eq(ts));
-    let receipt = Condition::all()
-        .add(request::Column::ReceiptChannel.eq(channel))
-        .add(request::Column::ReceiptTs.eq(ts));
-    let Some(row) = request::Entity::find()
-        .filter(Condition::any().add(intake).add(receipt))
-        .one(conn)
-        .await?
-    else {
+    use request::Column::{IntakeChannel, IntakeTs, ReceiptChannel, ReceiptTs};
+    let either = sea_orm::Condition::any()
+        .add(posted_at((IntakeChannel, IntakeTs), parent))
+        .add(posted_at((ReceiptChannel, ReceiptTs), parent));
+    let Some(row) = request::Entity::find().filter(either).one(conn).await? else {
         return Ok(None);
     };
     let request = to_domain(row)?;
