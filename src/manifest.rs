@@ -59,15 +59,18 @@ oauth_config:
       - reactions:read    # escalation by emoji
       - users:read        # names in messages
       - usergroups:read   # triagers from a user group
-      - channels:history  # find a post whose answer was lost before resending
-      - groups:history    #   (the same, in private channels)
-      - im:history        #   (the same, in DMs)
+      - channels:history  # replies in intake threads (relayed); find a lost post
+      - groups:history    #   (the same, when the intake channel is private)
+      - im:history        # submitters' replies in their DMs (relayed); find a lost DM
 settings:
   event_subscriptions:{events_url}
     bot_events:
       - reaction_added
       - reaction_removed
       - app_home_opened
+      - message.channels  # the conversation relay: replies in intake threads
+      - message.groups    #   (in a private intake channel)
+      - message.im        #   and the submitter's replies in their DM
   interactivity:
     is_enabled: true{interactivity_url}
   org_deploy_enabled: false
@@ -91,6 +94,25 @@ mod tests {
             );
         }
         assert!(yaml.contains("socket_mode_enabled: false"));
+    }
+
+    #[test]
+    fn both_deliveries_subscribe_to_the_messages_the_relay_reads() {
+        for yaml in [
+            manifest(Delivery::Url("https://intake.example.com")),
+            manifest(Delivery::Socket),
+        ] {
+            for line in [
+                "- message.channels",
+                "- message.groups",
+                "- message.im",
+                "- channels:history",
+                "- groups:history",
+                "- im:history",
+            ] {
+                assert!(yaml.contains(line), "{line}:\n{yaml}");
+            }
+        }
     }
 
     #[test]

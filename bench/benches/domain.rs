@@ -78,6 +78,7 @@ fn request(n: i64, state: State) -> Request {
         demand: 2,
         intake_message: None,
         intake_error: None,
+        receipt: None,
     }
 }
 

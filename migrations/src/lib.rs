@@ -13,6 +13,7 @@ mod m20261125_000005_digest_indexes;
 mod m20261202_000006_sla_cycle_and_intake_error;
 mod m20261202_000007_outbox_in_doubt;
 mod m20261202_000008_owner_index;
+mod m20261209_000009_receipt_message;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_sla_cycle_and_intake_error::Migration),
             Box::new(m20261202_000007_outbox_in_doubt::Migration),
             Box::new(m20261202_000008_owner_index::Migration),
+            Box::new(m20261209_000009_receipt_message::Migration),
         ]
     }
 }

@@ -255,6 +255,9 @@ pub enum PostKind {
     Intake,
     /// The on-call post: reactions count.
     Oncall,
+    /// The submitter's receipt DM: the thread their conversation with the
+    /// request's owner is relayed in.
+    Receipt,
 }
 
 /// A stored request, as every part of the service reads it.
@@ -298,6 +301,9 @@ pub struct Request {
     /// Why the card could not be posted (Slack's error), until a fresh
     /// card is: the request is "not posted".
     pub intake_error: Option<String>,
+    /// The submitter's receipt DM, once sent (requests filed before it was
+    /// recorded have none).
+    pub receipt: Option<MessageRef>,
 }
 
 /// Why a person may not correct a request's filed details.
@@ -375,6 +381,7 @@ impl Request {
             demand: 0,
             intake_message: None,
             intake_error: None,
+            receipt: None,
         }
     }
 }

@@ -200,6 +200,13 @@ impl DedupeKey {
         Self(format!("home:{user}:{id}"))
     }
 
+    /// A person's reply (message `ts` in `channel`) relayed to the other
+    /// side of a request's conversation: one message, whatever event
+    /// delivers it and however often.
+    pub fn relay(channel: &str, ts: &str) -> Self {
+        Self(format!("relay:{channel}:{ts}"))
+    }
+
     /// The scheduled digest of one local date.
     pub fn digest(date: NaiveDate) -> Self {
         Self(format!("digest:{date}"))
@@ -308,6 +315,10 @@ mod tests {
         assert_eq!(
             DedupeKey::unreachable_owner_card(n, 7).as_str(),
             "req:42:unreachable:7:card"
+        );
+        assert_eq!(
+            DedupeKey::relay("C0INTAKE01", "1.000200").as_str(),
+            "relay:C0INTAKE01:1.000200"
         );
         assert_eq!(DedupeKey::intake_repost(n, 1).as_str(), "req:42:intake_post:repost:1");
         assert_eq!(

@@ -194,7 +194,8 @@ async fn file_together(
                     Some(request.number),
                     DedupeKey::receipt(request.number),
                     render::receipt_dm_filed_for(request, severity, by),
-                ),
+                )
+                .recording(PostKind::Receipt),
                 _ => notice_message(notice, request, severity, settings),
             });
         }
@@ -231,7 +232,8 @@ pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, se
             Some(number),
             DedupeKey::receipt(number),
             render::receipt_dm(request, severity),
-        ),
+        )
+        .recording(PostKind::Receipt),
         Notice::OncallAlert => OutboundMessage::post(
             Some(number),
             DedupeKey::oncall_page(number),

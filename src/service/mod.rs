@@ -14,6 +14,7 @@ pub mod file_request;
 pub mod home;
 pub mod open_form;
 pub mod reaction;
+pub mod relay;
 pub mod repost;
 pub mod scheduled;
 pub mod show;
@@ -110,8 +111,17 @@ pub async fn event(services: &Services, envelope: EventEnvelope, body: &[u8]) ->
             if let Some(user) = crate::slack::inbound::home_opened(&event) {
                 return home::opened(&services.ctx, user).await;
             }
+            // A person's thread reply may be half of a request's
+            // conversation: kept, and relayed after the ack.
+            if kind == "message" {
+                let bot = crate::slack::inbound::bot_user(&authorizations);
+                return match crate::slack::inbound::ThreadReply::from_event(&event, bot) {
+                    Some(_) => services.reactions.keep(&event_id, body).await,
+                    None => Reply::Ack,
+                };
+            }
             // Reactions that can matter are kept and processed after the
-            // ack; nothing else we subscribe to needs work yet.
+            // ack; nothing else we subscribe to needs work.
             if !matches!(kind, "reaction_added" | "reaction_removed") {
                 return Reply::Ack;
             }

@@ -23,7 +23,7 @@ use crate::domain::request::{MessageRef, Request, RequestNumber};
 use crate::domain::triage::{Actor, Event};
 use crate::outbox::{DedupeKey, OutboundMessage};
 use crate::slack::Reply;
-use crate::slack::inbound::{Authorization, Reaction, ReactionEnvelope, bot_user};
+use crate::slack::inbound::{Authorization, MessageEnvelope, Reaction, ReactionEnvelope, bot_user};
 use crate::slack::render::{self, replies};
 use crate::store::events::Recorder;
 use crate::store::{StoreError, audit, demand, events, requests};
@@ -90,10 +90,17 @@ impl Reactions {
             }
             Err(e) => return Reply::Unavailable(format!("could not look the message up: {e}")),
         }
+        self.keep(event_id, body).await
+    }
+
+    /// Records an event callback (`body`, as sent) to process after the
+    /// ack, once per event id: a reaction that can matter, or a thread
+    /// reply for the conversation relay (`service::relay`).
+    pub async fn keep(&self, event_id: &str, body: &[u8]) -> Reply {
         let payload = String::from_utf8_lossy(body);
         match self.recorder.record(event_id, &payload, Utc::now()).await {
             Ok(true) => {
-                info!(event_id, "reaction received");
+                info!(event_id, "event received");
                 self.recorded.notify_one();
                 Reply::Ack
             }
@@ -266,6 +273,13 @@ struct DemandChange {
 
 /// Handles one event: escalates now, or returns the demand change to count.
 async fn process(ctx: &Context, event_id: &str, payload: &str, now: DateTime<Utc>) -> Result<Processed, StoreError> {
+    // A thread reply, recorded with the reactions, is the relay's.
+    if let Some(reply) = MessageEnvelope::parse(payload) {
+        if let Some(reply) = reply {
+            super::relay::process(ctx, &reply, now).await?;
+        }
+        return Ok(Processed::Done);
+    }
     let Some(envelope) = ReactionEnvelope::parse(payload) else {
         info!("not a reaction we understand; ignored");
         return Ok(Processed::Done);

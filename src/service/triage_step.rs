@@ -46,6 +46,20 @@ pub async fn run_step(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<StepOutcome, StoreError> {
+    run_step_taking(ctx, number, event, actor, now, &[]).await
+}
+
+/// [`run_step`], also taking the outbox keys `taken` in the step's
+/// transaction: messages the step makes unnecessary (a relayed reply that
+/// the step itself shows) are then never sent, whoever tries later.
+pub async fn run_step_taking(
+    ctx: &Context,
+    number: RequestNumber,
+    event: &Event,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    taken: &[DedupeKey],
+) -> Result<StepOutcome, StoreError> {
     let policy = &ctx.settings.policy;
     for _ in 0..ATTEMPTS {
         let Some(before) = requests::find(ctx.store.db(), number).await? else {
@@ -81,6 +95,10 @@ pub async fn run_step(
                 crate::store::outbox::enqueue(&txn, message, now).await?;
             }
             super::home::refresh_involved(&txn, Some(&before), after, now).await?;
+            for key in taken {
+                let unnecessary = OutboundMessage::post(Some(number), key.clone(), serde_json::Value::Null);
+                crate::store::outbox::skip(&txn, unnecessary, now).await?;
+            }
             Ok::<_, StoreError>(())
         }
         .await;

@@ -40,6 +40,9 @@ pub mod request {
         pub sla_cycle: i32,
         pub owner_unreachable: bool,
         pub intake_error: Option<String>,
+        /// The submitter's receipt DM: its `D…` channel and ts.
+        pub receipt_channel: Option<String>,
+        pub receipt_ts: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

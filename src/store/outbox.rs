@@ -35,6 +35,7 @@ fn post_kind_name(post: PostKind) -> &'static str {
     match post {
         PostKind::Intake => "record_intake_message",
         PostKind::Oncall => "record_oncall_message",
+        PostKind::Receipt => "record_receipt",
     }
 }
 
@@ -43,6 +44,7 @@ pub fn records(row: &OutboxRow) -> Option<PostKind> {
     match row.on_sent.as_deref()? {
         "record_intake_message" => Some(PostKind::Intake),
         "record_oncall_message" => Some(PostKind::Oncall),
+        "record_receipt" => Some(PostKind::Receipt),
         _ => None,
     }
 }

@@ -165,6 +165,7 @@ pub async fn set_post(
     let (channel_column, ts_column) = match post {
         PostKind::Intake => (request::Column::IntakeChannel, request::Column::IntakeTs),
         PostKind::Oncall => (request::Column::OncallChannel, request::Column::OncallTs),
+        PostKind::Receipt => (request::Column::ReceiptChannel, request::Column::ReceiptTs),
     };
     let mut update = request::Entity::update_many()
         .col_expr(channel_column, message.channel.as_str().into())
@@ -354,15 +355,17 @@ pub async fn is_request_message(conn: &impl ConnectionTrait, message: &MessageRe
 }
 
 fn message_is(message: &MessageRef) -> sea_orm::Condition {
-    use sea_orm::Condition;
-    let (channel, ts) = (message.channel.as_str(), message.ts.as_str());
-    let intake = Condition::all()
-        .add(request::Column::IntakeChannel.eq(channel))
-        .add(request::Column::IntakeTs.eq(ts));
-    let oncall = Condition::all()
-        .add(request::Column::OncallChannel.eq(channel))
-        .add(request::Column::OncallTs.eq(ts));
-    Condition::any().add(intake).add(oncall)
+    use request::Column::{IntakeChannel, IntakeTs, OncallChannel, OncallTs};
+    sea_orm::Condition::any()
+        .add(posted_at((IntakeChannel, IntakeTs), message))
+        .add(posted_at((OncallChannel, OncallTs), message))
+}
+
+/// The request's post kept in these (channel, ts) columns is `message`.
+fn posted_at((channel, ts): (request::Column, request::Column), message: &MessageRef) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(channel.eq(message.channel.as_str()))
+        .add(ts.eq(message.ts.as_str()))
 }
 
 /// Has intake posted a request's card or on-call page to `channel`?
@@ -391,6 +394,41 @@ pub async fn find_by_message(conn: &impl ConnectionTrait, message: &MessageRef) 
         .transpose()
 }
 
+/// Which of a request's conversations a thread is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thread {
+    /// The thread under its card in the intake channel.
+    Intake,
+    /// The thread under the submitter's receipt DM.
+    Receipt,
+}
+
+/// The request whose card or receipt DM is `parent` (a thread's first
+/// message), and which of the two it is. Both are indexed.
+pub async fn find_by_thread(
+    conn: &impl ConnectionTrait,
+    parent: &MessageRef,
+) -> Result<Option<(Request, Thread)>, StoreError> {
+    use request::Column::{IntakeChannel, IntakeTs, ReceiptChannel, ReceiptTs};
+    let either = sea_orm::Condition::any()
+        .add(posted_at((IntakeChannel, IntakeTs), parent))
+        .add(posted_at((ReceiptChannel, ReceiptTs), parent));
+    let Some(row) = request::Entity::find().filter(either).one(conn).await? else {
+        return Ok(None);
+    };
+    let request = to_domain(row)?;
+    let thread = match request.intake_message.as_ref() == Some(parent) {
+        true => Thread::Intake,
+        false => Thread::Receipt,
+    };
+    Ok(Some((request, thread)))
+}
+
+/// The submitter's receipt DM of a request, once sent.
+pub async fn receipt(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<Option<MessageRef>, StoreError> {
+    Ok(find(conn, number).await?.and_then(|r| r.receipt))
+}
+
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(request::Entity::find().count(conn).await?)
@@ -402,6 +440,11 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         .intake_channel
         .clone()
         .zip(row.intake_ts.clone())
+        .map(|(c, t)| MessageRef::new(c, t));
+    let receipt = row
+        .receipt_channel
+        .clone()
+        .zip(row.receipt_ts.clone())
         .map(|(c, t)| MessageRef::new(c, t));
     // Only validated trackers are written; one that no longer parses is
     // still shown, as a key.
@@ -433,5 +476,6 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         demand: row.demand,
         intake_message,
         intake_error: row.intake_error,
+        receipt,
     })
 }

@@ -340,6 +340,10 @@ impl Dispatcher {
                 payload = self.fill_intake_link(row, &payload, message.as_ref()).await?;
             }
         }
+        if render::needs_receipt(&payload) {
+            let receipt = self.receipt(row).await?;
+            payload = render::fill_receipt_thread(&payload, receipt.as_ref());
+        }
         let address = render::address(&payload).unwrap_or_default();
         if let Turn::After(wait) = self.pacing.turn(method, &address.channel).await {
             return Ok(Sent::Later(wait, "paced"));
@@ -424,6 +428,18 @@ impl Dispatcher {
             return Ok(None);
         };
         requests::intake_message(self.store.db(), RequestNumber(number))
+            .await
+            .map_err(|e| CallError::Transient(e.to_string()))
+    }
+
+    /// The submitter's receipt DM, as recorded when it was sent: per-request
+    /// order sent it (or it died) before any message of the request written
+    /// after it.
+    async fn receipt(&self, row: &OutboxRow) -> Result<Option<MessageRef>, CallError> {
+        let Some(number) = row.request_id else {
+            return Ok(None);
+        };
+        requests::receipt(self.store.db(), RequestNumber(number))
             .await
             .map_err(|e| CallError::Transient(e.to_string()))
     }

@@ -13,6 +13,7 @@ mod lost_answers;
 mod orphan;
 mod outbox_delivery;
 mod person_left;
+mod relay;
 mod replicas;
 mod request_flow;
 mod scheduler;

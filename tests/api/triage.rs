@@ -15,10 +15,13 @@ fn posts_since(slack: &FakeSlack, skip: usize) -> Vec<Call> {
     slack.calls_to("chat.postMessage").into_iter().skip(skip).collect()
 }
 
+/// What `calls` posted to `channel`; for a person, in their DM with intake
+/// too (a DM in the receipt's thread is posted to the DM's `D…` id).
 fn to(calls: &[Call], channel: &str) -> Vec<String> {
+    let dm = channel.replacen('U', "D", 1);
     calls
         .iter()
-        .filter(|c| c.str("channel").as_deref() == Some(channel))
+        .filter(|c| c.str("channel").is_some_and(|to| to == channel || to == dm))
         .map(shown)
         .collect()
 }

@@ -9,8 +9,12 @@ async fn filed() -> (TestApp, FakeSlack, TestDb) {
     spawn_with_request("sev2").await
 }
 
+/// DMs to `user`: to their id, or in their DM (`D…`) for a reply in
+/// their receipt's thread.
 fn dms_to(slack: &FakeSlack, user: &str) -> Vec<String> {
-    slack.posts_to(user).iter().map(shown).collect()
+    let mut dms = slack.posts_to(user);
+    dms.extend(slack.posts_to(&user.replacen('U', "D", 1)));
+    dms.iter().map(shown).collect()
 }
 
 #[tokio::test]
@@ -41,13 +45,15 @@ async fn refusals_read_as_english() {
 }
 
 #[tokio::test]
-async fn the_reject_dm_does_not_invite_a_reply_nobody_reads() {
+async fn the_reject_dm_invites_only_a_reply_that_is_read() {
     let (app, slack, _db) = filed().await;
     let reason = "This duplicates #12, which is already planned for March.";
     assert_eq!(app.step("reject", 1, TRIAGER, &[("reason", reason)]).await.body, "");
     app.settle().await;
     let dm = dms_to(&slack, SUBMITTER).join("\n");
     assert!(dm.contains("duplicates #12"), "{dm}");
+    // Replies in the receipt's thread reach the intake thread (tests/api/relay.rs).
+    assert!(dm.contains("Reply in this thread to talk it over"), "{dm}");
     assert!(!dm.contains("reply here"), "{dm}");
     assert!(dm.contains("ask a triager to reopen it"), "{dm}");
 }

@@ -137,6 +137,8 @@ fn seed_row(id: i64, rng: &mut Rng, now: DateTime<Utc>) -> (request::ActiveModel
         sla_cycle: Set(0),
         owner_unreachable: Set(false),
         intake_error: Set(None),
+        receipt_channel: Set(Some(format!("D{:09}", id % 1_000_000_000))),
+        receipt_ts: Set(Some(format!("{}.{:06}", created.timestamp() + 1, id % 1_000_000))),
     };
     let event = |kind: &str, from: Option<&str>, to: &str, at: DateTime<Utc>| request_event::ActiveModel {
         request_id: Set(id),

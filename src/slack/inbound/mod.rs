@@ -13,7 +13,10 @@ mod interaction;
 use slack_morphism::prelude::SlackViewState;
 
 pub use command::{CommandIntent, SlashCommand, command, command_payload};
-pub use event::{Authorization, EventEnvelope, Reaction, ReactionEnvelope, bot_user, event, home_opened};
+pub use event::{
+    Authorization, EventEnvelope, MessageEnvelope, Reaction, ReactionEnvelope, ThreadReply, bot_user, event,
+    home_opened,
+};
 pub use interaction::{
     Click, EditSubmission, FieldProblem, Interaction, MessageShortcut, RequestSubmission, StepMetadata, StepSubmission,
     interaction, interaction_payload,

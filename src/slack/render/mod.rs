@@ -4,7 +4,8 @@
 //! `card` renders the intake message with its triage controls, `triage`
 //! the step modals, thread notes and outcome DMs, `lists` the `/request`
 //! listings, `schedule` reminders and the digest, `replies` the answers
-//! and explanations a person gets back at once.
+//! and explanations a person gets back at once, `relay` the conversation
+//! between a request's submitter and the people in its intake thread.
 //!
 //! This is the one place user text meets mrkdwn, and it always goes through
 //! [`escape`] (or [`escape_truncated`]) so a title like `<!channel>` can
@@ -14,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::request::{
-    DESCRIPTION_MAX, EditRefused, Field, FieldErrors, NewRequest, Request, RequestKind, RequestNumber, SourceMessage,
-    TITLE_MAX,
+    DESCRIPTION_MAX, EditRefused, Field, FieldErrors, MessageRef, NewRequest, Request, RequestKind, RequestNumber,
+    SourceMessage, TITLE_MAX,
 };
 use crate::domain::severity::{Severities, Severity};
 use crate::domain::text::Tracker;
@@ -31,11 +32,16 @@ pub const INTAKE_LINK: &str = "<intake:link>";
 /// can type one into a title.
 pub const INTAKE_CHANNEL: &str = "<intake:channel>";
 pub const INTAKE_TS: &str = "<intake:ts>";
+/// Filled by the dispatcher with the submitter's receipt DM: a DM that
+/// belongs in the request's conversation with its submitter goes to the
+/// receipt's conversation, in its thread (see [`fill_receipt_thread`]).
+pub const RECEIPT_TS: &str = "<receipt:ts>";
 
 mod card;
 mod form;
 pub mod home;
 pub mod lists;
+pub mod relay;
 pub mod replies;
 pub mod schedule;
 pub mod triage;
@@ -685,6 +691,41 @@ pub fn needs_intake_message(payload: &str) -> (bool, bool) {
     )
 }
 
+/// A DM to the submitter, sent as a reply in their receipt's thread (the
+/// request's conversation with them, which the relay carries both ways)
+/// and also shown in the DM itself, so it is not missed.
+pub fn in_receipt_thread(mut dm: Value) -> Value {
+    dm["thread_ts"] = json!(RECEIPT_TS);
+    dm["reply_broadcast"] = json!(true);
+    dm
+}
+
+/// Does the payload still need the submitter's receipt DM's address?
+pub fn needs_receipt(payload: &str) -> bool {
+    payload.contains(RECEIPT_TS)
+}
+
+/// [`RECEIPT_TS`] filled: posted in the receipt's conversation (its `D…`
+/// channel), in its thread; a request without a recorded receipt (filed
+/// before receipts were recorded, or whose receipt died) gets a plain DM.
+pub fn fill_receipt_thread(payload: &str, receipt: Option<&MessageRef>) -> String {
+    let Ok(mut value) = serde_json::from_str::<Value>(payload) else {
+        return payload.to_string();
+    };
+    match (receipt, value.as_object_mut()) {
+        (Some(receipt), _) => {
+            value["channel"] = json!(receipt.channel);
+            value["thread_ts"] = json!(receipt.ts);
+        }
+        (None, Some(fields)) => {
+            fields.remove("thread_ts");
+            fields.remove("reply_broadcast");
+        }
+        (None, None) => {}
+    }
+    value.to_string()
+}
+
 /// The person a payload is a DM to: its `channel`, when that is a user id
 /// (`U…`, `W…`), which posts to the app's DM with them.
 pub fn dm_recipient(payload: &str) -> Option<String> {
@@ -842,6 +883,27 @@ mod tests {
         ] {
             assert_eq!(dm_recipient(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_dm_in_the_receipt_thread_is_plain_without_a_receipt() {
+        let dm = in_receipt_thread(plain_post("U0SUBMIT01", "hi")).to_string();
+        assert!(needs_receipt(&dm));
+        let receipt = MessageRef::new("D0SUBMIT01", "1.000200");
+        let threaded: Value = serde_json::from_str(&fill_receipt_thread(&dm, Some(&receipt))).unwrap();
+        assert_eq!(
+            (
+                &threaded["channel"],
+                &threaded["thread_ts"],
+                &threaded["reply_broadcast"]
+            ),
+            (&json!("D0SUBMIT01"), &json!("1.000200"), &json!(true))
+        );
+        let plain: Value = serde_json::from_str(&fill_receipt_thread(&dm, None)).unwrap();
+        assert_eq!(
+            plain,
+            json!({"channel": "U0SUBMIT01", "text": "hi", "unfurl_links": false})
+        );
     }
 
     #[test]

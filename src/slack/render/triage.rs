@@ -179,6 +179,8 @@ pub fn submitter_dm(
     let subject = format!("{} {}", after.number, escape(after.title.as_str()));
     let by = who(actor);
     let n = after.number;
+    // Only a recorded receipt has a thread whose replies are relayed.
+    let threaded = after.receipt.is_some();
     let (text, extra) = match event {
         Event::Take | Event::Assign { .. } => (
             format!(
@@ -207,8 +209,9 @@ pub fn submitter_dm(
         ),
         Event::AskInfo { question } => (
             format!(
-                "{by} needs more information about *{subject}*:\n>{}\nAnswer with *Add info* below. {}",
+                "{by} needs more information about *{subject}*:\n>{}\nAnswer with *Add info* below{}. {}",
                 words(question.as_str()),
+                if threaded { ", or reply in this thread" } else { "" },
                 escape(office_hours)
             ),
             Some(dm_buttons(n, &[(Action::AddInfo, "Add info", Some("primary"))])),
@@ -234,8 +237,12 @@ pub fn submitter_dm(
         ),
         Event::Reject { reason } => (
             format!(
-                "*{subject}* was rejected by {by}. The reason:\n>{}\nIf you disagree, ask a triager to reopen it.",
-                words(reason.as_str())
+                "*{subject}* was rejected by {by}. The reason:\n>{}\n{}",
+                words(reason.as_str()),
+                match threaded {
+                    true => "Reply in this thread to talk it over; if you disagree, ask a triager to reopen it.",
+                    false => "If you disagree, ask a triager to reopen it.",
+                }
             ),
             None,
         ),
@@ -269,7 +276,13 @@ pub fn submitter_dm(
         ),
         Event::AddInfo { .. } => (format!("*{subject}* is now {}.", after.state.label()), None),
     };
-    dm(&after.submitter, text, extra)
+    let dm = dm(&after.submitter, text, extra);
+    // A question or a rejection invites an answer: it goes in the receipt's
+    // thread, whose replies reach the intake thread.
+    match (event, threaded) {
+        (Event::AskInfo { .. } | Event::Reject { .. }, true) => super::in_receipt_thread(dm),
+        _ => dm,
+    }
 }
 
 /// The owner's DM after a step someone else took.
