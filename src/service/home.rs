@@ -48,12 +48,8 @@ pub async fn refresh_involved(
 
 /// `user`'s Home as it is now, for `views.publish`.
 pub async fn view(ctx: &Context, user: &str) -> Result<Value, StoreError> {
-    let db = ctx.store.db();
-    let mine = store::home::mine(db, user).await?;
-    let queue = match ctx.triagers.contains(user).await {
-        true => Some(store::home::queue(db, user, Utc::now()).await?),
-        false => None,
-    };
+    let triager = ctx.triagers.contains(user).await;
+    let (mine, queue) = store::home::read(ctx.store.db(), user, triager, Utc::now()).await?;
     let workspace = ctx.slack.workspace_url().await;
     Ok(render::home::home(
         &mine,

@@ -40,10 +40,34 @@ pub async fn queue(conn: &impl ConnectionTrait, user: &str, at: DateTime<Utc>) -
         .add(request::Column::Owner.eq(user))
         .add(request::Column::State.is_not_in(digest::FINISHED));
     let count = Count::AtMost(COUNTED);
+    // Four indexed queries, side by side on a pool's connections.
+    let (untriaged, at_risk, breached, owned) = futures_util::try_join!(
+        digest::listing(conn, untriaged, request::Column::Id, count),
+        digest::at_risk_listing(conn, count),
+        digest::breached_listing(conn, at, count),
+        digest::listing(conn, owned, request::Column::Id, count),
+    )?;
     Ok(Queue {
-        untriaged: digest::listing(conn, untriaged, request::Column::Id, count).await?,
-        at_risk: digest::at_risk_listing(conn, count).await?,
-        breached: digest::breached_listing(conn, at, count).await?,
-        owned: digest::listing(conn, owned, request::Column::Id, count).await?,
+        untriaged,
+        at_risk,
+        breached,
+        owned,
     })
+}
+
+/// What `user`'s Home shows: their requests and, for a triager, the queue,
+/// read together.
+pub async fn read(
+    conn: &impl ConnectionTrait,
+    user: &str,
+    triager: bool,
+    at: DateTime<Utc>,
+) -> Result<(Vec<Request>, Option<Queue>), StoreError> {
+    let queue = async {
+        match triager {
+            true => queue(conn, user, at).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    futures_util::try_join!(mine(conn, user), queue)
 }

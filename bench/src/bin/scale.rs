@@ -285,9 +285,8 @@ async fn main() {
     let triager = user('U', 900_000);
     let severities = &ctx.settings.policy.severities;
     let (home_median, home_max) = time(20, || async {
-        let mine = intake::store::home::mine(db, &triager).await?;
-        let queue = intake::store::home::queue(db, &triager, now).await?;
-        let view = intake::slack::render::home::home(&mine, Some(&queue), severities, None);
+        let (mine, queue) = intake::store::home::read(db, &triager, true, now).await?;
+        let view = intake::slack::render::home::home(&mine, queue.as_ref(), severities, None);
         Ok::<_, intake::store::StoreError>(view.to_string().len())
     })
     .await;
