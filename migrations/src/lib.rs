@@ -14,6 +14,7 @@ mod m20261202_000006_sla_cycle_and_intake_error;
 mod m20261202_000007_outbox_in_doubt;
 mod m20261202_000008_owner_index;
 mod m20261209_000009_receipt_message;
+mod m20261209_000010_state_id_index;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_outbox_in_doubt::Migration),
             Box::new(m20261202_000008_owner_index::Migration),
             Box::new(m20261209_000009_receipt_message::Migration),
+            Box::new(m20261209_000010_state_id_index::Migration),
         ]
     }
 }
