@@ -43,6 +43,46 @@ pub struct RawConfig {
     pub digest: RawDigest,
     pub outbox: RawOutbox,
     pub log: RawLog,
+    #[serde(default)]
+    pub tracker: RawTracker,
+}
+
+/// `[tracker]`: where accepted work is tracked. Every field may be absent:
+/// a tracker whose address is empty is not configured.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawTracker {
+    /// `jira` or `github`, when both are configured.
+    pub default: String,
+    pub jira: RawJira,
+    pub github: RawGitHub,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawJira {
+    pub base_url: String,
+    pub email: String,
+    pub project_key: String,
+    /// Empty: `Story` for features, `Bug` for bugs.
+    pub issue_type: String,
+    #[serde(serialize_with = "redacted")]
+    pub api_token: SecretString,
+    #[serde(serialize_with = "redacted")]
+    pub webhook_secret: SecretString,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawGitHub {
+    /// Empty: `https://api.github.com`.
+    pub api_url: String,
+    /// `owner/name`; empty: GitHub is not configured.
+    pub repo: String,
+    #[serde(serialize_with = "redacted")]
+    pub token: SecretString,
+    #[serde(serialize_with = "redacted")]
+    pub webhook_secret: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -213,6 +253,10 @@ pub fn load_raw(file: Option<&Path>, env_snapshot: &HashMap<String, String>) -> 
         ("SLACK_BOT_TOKEN", "slack.bot_token"),
         ("SLACK_SIGNING_SECRET", "slack.signing_secret"),
         ("SLACK_APP_TOKEN", "slack.app_token"),
+        ("JIRA_API_TOKEN", "tracker.jira.api_token"),
+        ("JIRA_WEBHOOK_SECRET", "tracker.jira.webhook_secret"),
+        ("GITHUB_TOKEN", "tracker.github.token"),
+        ("GITHUB_WEBHOOK_SECRET", "tracker.github.webhook_secret"),
     ] {
         if let Some(value) = env(env_name).filter(|v| !v.is_empty()) {
             builder = builder.set_override(key, value)?;

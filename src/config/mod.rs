@@ -5,6 +5,7 @@
 //! reads the raw file.
 
 pub mod file;
+pub mod tracker;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -280,6 +281,8 @@ pub struct Settings {
     pub plus_one: String,
     /// The emoji that files a message as a request (base name); `None`: off.
     pub file_emoji: Option<String>,
+    /// Jira or GitHub, where Accept creates issues; `None`: not configured.
+    pub trackers: Option<tracker::Trackers>,
     pub digest_schedule: cron::Schedule,
     /// Post the scheduled digest even when it has nothing to report.
     pub digest_post_when_empty: bool,
@@ -494,6 +497,7 @@ impl Settings {
             escalation,
             plus_one,
             file_emoji,
+            trackers: tracker::validate(&raw.tracker)?,
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             digest_post_when_empty: raw.digest.post_when_empty,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
