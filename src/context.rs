@@ -20,12 +20,19 @@ pub struct Context {
     pub slack: SlackApi,
     pub outbox: Outbox,
     pub triagers: Arc<Triagers>,
+    /// Jira or GitHub, when configured: where Accept creates issues.
+    pub tracker: Option<crate::tracker::TrackerClient>,
 }
 
 impl Context {
     pub fn new(settings: Arc<Settings>, store: Store, slack: SlackApi) -> Self {
         let triagers = Arc::new(Triagers::new(&settings, slack.clone()));
+        let tracker = settings
+            .trackers
+            .clone()
+            .map(|trackers| crate::tracker::TrackerClient::new(slack.http(), trackers, settings.slack_timeout));
         Self {
+            tracker,
             settings,
             store,
             slack,

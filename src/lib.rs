@@ -10,10 +10,12 @@ pub mod domain;
 pub mod config;
 pub mod outbox;
 
-// Adapters: the database, and Slack.
+// Adapters: the database, Slack, and the trackers (Jira, GitHub).
 pub mod store;
 
 pub mod slack;
+
+pub mod tracker;
 
 // What a use case receives, and the use cases.
 pub mod context;

@@ -24,6 +24,22 @@ pub enum Method {
     /// A person's App Home, rendered when it is sent (the payload names
     /// only the person), so a burst of changes costs one publish.
     PublishHome,
+    /// An issue created in the tracker, then the Accept step it was for
+    /// (the payload is an [`IssueOrder`]).
+    CreateIssue,
+}
+
+/// What a [`Method::CreateIssue`] row carries: who accepted, where to
+/// create the issue, and where to tell them if the tracker refuses.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssueOrder {
+    /// `jira` or `github`.
+    pub tracker: String,
+    /// Who clicked Accept.
+    pub by: String,
+    pub expectation: Option<String>,
+    /// Where they accepted (a channel, or their id for a DM).
+    pub channel: String,
 }
 
 impl Method {
@@ -33,6 +49,7 @@ impl Method {
             Self::UpdateMessage => "chat.update",
             Self::PostEphemeral => "chat.postEphemeral",
             Self::PublishHome => "views.publish",
+            Self::CreateIssue => "tracker.create_issue",
         }
     }
 
@@ -42,6 +59,7 @@ impl Method {
             Self::UpdateMessage,
             Self::PostEphemeral,
             Self::PublishHome,
+            Self::CreateIssue,
         ]
         .into_iter()
         .find(|m| m.as_str() == value)
@@ -105,6 +123,11 @@ impl DedupeKey {
     /// Told instead of a message Slack refused for good (`dead`'s key).
     pub fn instead_of(dead: &DedupeKey) -> Self {
         Self(format!("{}:instead", dead.0))
+    }
+
+    /// The tracker issue an Accept at `version` asked for: created once.
+    pub fn create_issue(number: RequestNumber, version: i32) -> Self {
+        Self(format!("req:{}:v{version}:issue", number.0))
     }
 
     /// The on-call page: one key per request, whether a critical
@@ -279,6 +302,18 @@ impl OutboundMessage {
             method: Method::PublishHome,
             // The payload is only whose Home: it is rendered when sent.
             ..Self::post(None, DedupeKey::home_waiting(user), Value::String(user.to_string()))
+        }
+    }
+
+    /// The tracker issue for request `number`, then its Accept step.
+    pub fn create_issue(number: RequestNumber, version: i32, order: &IssueOrder) -> Self {
+        Self {
+            method: Method::CreateIssue,
+            ..Self::post(
+                Some(number),
+                DedupeKey::create_issue(number, version),
+                serde_json::to_value(order).unwrap_or_default(),
+            )
         }
     }
 

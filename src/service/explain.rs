@@ -22,17 +22,21 @@ pub struct ReplyTo {
 
 /// Queues the explanation; it is sent after the ack.
 pub async fn explain(ctx: &Context, reply_to: &ReplyTo, text: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    // A click in App Home has no channel to whisper in: the person gets a DM.
-    let message = match crate::slack::api::is_user_id(&reply_to.channel) {
+    crate::store::outbox::enqueue(ctx.store.writer(), explanation(reply_to, text), now).await?;
+    ctx.outbox.wake();
+    Ok(())
+}
+
+/// The explanation as a message: ephemeral where they acted, or a DM when
+/// they acted in App Home (no channel to whisper in) or in their DM.
+pub fn explanation(reply_to: &ReplyTo, text: &str) -> OutboundMessage {
+    match crate::slack::api::is_user_id(&reply_to.channel) {
         true => OutboundMessage::post(None, reply_to.key.clone(), replies::dm_message(&reply_to.user, text)),
         false => OutboundMessage::ephemeral(
             reply_to.key.clone(),
             replies::ephemeral_message(&reply_to.channel, &reply_to.user, text),
         ),
-    };
-    crate::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
-    ctx.outbox.wake();
-    Ok(())
+    }
 }
 
 /// Explains, answering Slack with the plain ack (or 503 if even that fails).

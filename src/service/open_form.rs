@@ -80,7 +80,16 @@ pub async fn step_form(
         .unwrap_or(NaiveDate::MAX);
     match ctx
         .slack
-        .open_view(trigger_id, step_modal(form, &request, &metadata, tomorrow))
+        .open_view(
+            trigger_id,
+            step_modal(
+                form,
+                &request,
+                &metadata,
+                tomorrow,
+                ctx.tracker.as_ref().map(|t| t.default_kind().name()),
+            ),
+        )
         .await
     {
         Ok(()) => Reply::Ack,

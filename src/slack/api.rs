@@ -230,8 +230,12 @@ pub struct SlackApi {
     workspace: Arc<tokio::sync::OnceCell<String>>,
 }
 
+/// The process's one HTTP client (a pool, HTTPS or plain HTTP): Slack's,
+/// shared with the trackers' adapter.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 struct RawClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpClient,
     api_url: String,
     authorization: HeaderValue,
 }
@@ -295,6 +299,11 @@ impl SlackApi {
             raw: Arc::new(raw),
             workspace: Arc::default(),
         })
+    }
+
+    /// The shared HTTP client (cheap to clone: one pool).
+    pub fn http(&self) -> HttpClient {
+        self.raw.http.clone()
     }
 
     async fn call<T, F>(&self, call: F) -> Result<T, CallError>

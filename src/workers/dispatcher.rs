@@ -326,6 +326,10 @@ impl Dispatcher {
         if method == Method::PublishHome {
             return self.publish_home(row).await;
         }
+        if method == Method::CreateIssue {
+            crate::service::tracker_issue::create_and_accept(&self.ctx, row).await?;
+            return Ok(Sent::Posted(None));
+        }
         let mut payload = row.payload.clone();
         let (needs_address, needs_link) = render::needs_intake_message(&payload);
         if needs_address || needs_link {
@@ -361,6 +365,7 @@ impl Dispatcher {
             // Updating a message twice changes nothing.
             Method::UpdateMessage => self.slack.update_message(payload).await.map(|_| None),
             Method::PublishHome => unreachable!("published above"),
+            Method::CreateIssue => unreachable!("created above"),
             Method::PostEphemeral => {
                 if row.in_doubt {
                     // Slack keeps no history of ephemeral messages to check.

@@ -30,5 +30,10 @@ pub async fn died(
 ) -> Result<(), StoreError> {
     intake_post::died(ctx, txn, row, error, now).await?;
     person_left::died(ctx, txn, row, error, now).await?;
+    if row.method == crate::outbox::Method::CreateIssue.as_str()
+        && let Some(told) = crate::service::tracker_issue::refused(row, error)
+    {
+        crate::store::outbox::enqueue(txn, told, now).await?;
+    }
     elsewhere::died(txn, row, error, now).await
 }

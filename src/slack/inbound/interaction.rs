@@ -103,6 +103,16 @@ impl StepSubmission {
     pub fn event(&self, today: NaiveDate) -> Result<(Event, &'static str), FieldProblem> {
         step_event(self.form, self.values.as_ref(), today)
     }
+
+    /// An Accept form with the tracker left empty: the issue is to be
+    /// created. `Some` with its expectation (or the field that is wrong).
+    pub fn accept_creating_issue(&self) -> Option<Result<Option<Text>, FieldProblem>> {
+        let field = |block: &str| field(self.values.as_ref(), block).unwrap_or_default();
+        if self.form != StepForm::Accept || !field("tracker").trim().is_empty() {
+            return None;
+        }
+        Some(expectation(&field("expectation")))
+    }
 }
 
 /// A click, as Slack sends it. Our own small type, because slack-morphism's
@@ -318,6 +328,16 @@ fn source_message(private_metadata: Option<&str>) -> Option<SourceMessage> {
     serde_json::from_str::<Metadata>(private_metadata?).ok()?.message
 }
 
+/// Accept's optional expectation.
+fn expectation(value: &str) -> Result<Option<Text>, FieldProblem> {
+    match value.trim().is_empty() {
+        true => Ok(None),
+        false => Text::parse(value, "expectation")
+            .map(Some)
+            .map_err(|e| ("expectation", e)),
+    }
+}
+
 /// The event a step form describes, or the first field that is wrong.
 fn step_event(
     form: StepForm,
@@ -353,12 +373,7 @@ fn step_event(
         ),
         StepForm::Accept => {
             let tracker = Tracker::parse(&field("tracker")).map_err(|e| ("tracker", e))?;
-            let expectation = field("expectation");
-            let expectation = if expectation.trim().is_empty() {
-                None
-            } else {
-                Some(Text::parse(&expectation, "expectation").map_err(|e| ("expectation", e))?)
-            };
+            let expectation = expectation(&field("expectation"))?;
             (Event::Accept { tracker, expectation }, "tracker")
         }
         StepForm::Defer => {

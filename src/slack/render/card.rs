@@ -70,8 +70,26 @@ pub fn intake_message(request: &Request, severities: &Severities) -> Value {
 /// A tracker key as text, a tracker URL as a link.
 pub fn tracker_link(tracker: &Tracker) -> String {
     match tracker {
-        Tracker::Url(url) => format!("<{}>", link_target(url)),
+        Tracker::Url(url) => match issue_label(url) {
+            Some(label) => format!("<{}|{}>", link_target(url), escape(&label)),
+            None => format!("<{}>", link_target(url)),
+        },
         Tracker::Key(key) => escape(key),
+    }
+}
+
+/// What an issue's link shows: `PROJ-7` for a Jira issue
+/// (`…/browse/PROJ-7`), `acme/app#12` for a GitHub one
+/// (`https://github.com/acme/app/issues/12`); other links show themselves.
+fn issue_label(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let segments: Vec<&str> = parsed.path_segments()?.filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [.., "browse", key] => Some((*key).to_string()),
+        [owner, repo, "issues", number] if number.chars().all(|c| c.is_ascii_digit()) => {
+            Some(format!("{owner}/{repo}#{number}"))
+        }
+        _ => None,
     }
 }
 

@@ -85,6 +85,27 @@ pub fn message_not_fileable(problems: &str) -> String {
     format!("I could not file that message as it is: {problems} Use `/request` to file it by hand.")
 }
 
+/// Accept with no tracker, and none configured to create one.
+pub fn tracker_required() -> String {
+    "Give the tracker key (like PROJ-7) or a link: no tracker is configured to create the issue.".into()
+}
+
+/// The tracker refused to create the issue Accept asked for.
+pub fn issue_not_created(number: RequestNumber, tracker: &str, error: &str) -> String {
+    format!(
+        "{tracker} refused to create the issue for {number}: {}. {number} was left as it was: fix the tracker settings (or ask an admin), then accept it again, or type the key of an existing issue.",
+        super::escape(error)
+    )
+}
+
+/// The issue exists, but the request could not be accepted any more.
+pub fn issue_created_but_refused(number: RequestNumber, url: &str, why: &str) -> String {
+    format!(
+        "The issue for {number} was created ({}), but {number} could not be accepted: {why}",
+        super::escape(url)
+    )
+}
+
 pub fn step_form_not_opened() -> String {
     "Sorry, Slack did not open the form in time. Please click the button again.".into()
 }

@@ -24,8 +24,17 @@ fn text_input(block: &str, label: &str, multiline: bool, optional: bool, hint: O
     input
 }
 
-/// The modal for a step on request `request`; `metadata` travels back on submit.
-pub fn step_modal(form: StepForm, request: &Request, metadata: &str, tomorrow: NaiveDate) -> Value {
+/// The modal for a step on request `request`; `metadata` travels back on
+/// submit. `creates_in`: the tracker Accept creates the issue in when its
+/// field is left empty (then the field is optional).
+pub fn step_modal(
+    form: StepForm,
+    request: &Request,
+    metadata: &str,
+    tomorrow: NaiveDate,
+    creates_in: Option<&str>,
+) -> Value {
+    let creates_hint = creates_in.map(|tracker| format!("Leave empty to create the issue in {tracker}."));
     let (title, submit, intro, inputs) = match form {
         StepForm::AskInfo => (
             "Ask for info",
@@ -42,8 +51,8 @@ pub fn step_modal(form: StepForm, request: &Request, metadata: &str, tomorrow: N
                     "tracker",
                     "Tracker key or link",
                     false,
-                    false,
-                    Some("e.g. PROJ-7 or https://…"),
+                    creates_in.is_some(),
+                    Some(creates_hint.as_deref().unwrap_or("e.g. PROJ-7 or https://…")),
                 ),
                 text_input("expectation", "When can they expect it?", false, true, None),
             ],
