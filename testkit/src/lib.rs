@@ -21,6 +21,7 @@ pub mod chaos;
 mod db;
 pub mod fake_slack;
 pub mod fake_socket;
+pub mod fake_tracker;
 pub mod samples;
 pub mod signing;
 
@@ -30,6 +31,9 @@ pub use chaos::{Chaos, Mix};
 pub use db::TestDb;
 pub use fake_slack::{Call, Counts, Failure, FakeSlack, Posts, Recording};
 pub use fake_socket::{APP_TOKEN, FakeSocket, spawn_socket_app};
+pub use fake_tracker::{
+    FakeIssue, FakeTracker, GITHUB_TOKEN, JIRA_TOKEN, TrackerCall, TrackerFailure, configure_github, configure_jira,
+};
 /// The service's context without a listener (store migrated, Slack client),
 /// for tools that run its queries directly, like the scale benchmark.
 pub use intake::startup::context;

@@ -20,5 +20,6 @@ mod scheduler;
 mod severity;
 mod slow_clients;
 mod socket_mode;
+mod trackers;
 mod triage;
 mod words;
