@@ -690,6 +690,27 @@ mod tests {
     }
 
     #[test]
+    fn tracker_tokens_come_from_the_environment_and_are_redacted() {
+        let mut vars = SECRETS.to_vec();
+        vars.extend([
+            ("INTAKE__TRACKER__JIRA__BASE_URL", "https://acme.atlassian.net"),
+            ("INTAKE__TRACKER__JIRA__EMAIL", "pm@acme.example"),
+            ("INTAKE__TRACKER__JIRA__PROJECT_KEY", "PROJ"),
+            ("JIRA_API_TOKEN", "jira-secret-token"),
+            ("JIRA_WEBHOOK_SECRET", "jira-hook-secret"),
+        ]);
+        let s = load_with(&vars).expect("loads");
+        let trackers = s.trackers.as_ref().expect("Jira is configured");
+        assert_eq!(trackers.default, tracker::TrackerKind::Jira);
+        let out = s.redacted_toml();
+        assert!(!out.contains("jira-secret-token") && !out.contains("jira-hook-secret"), "{out}");
+        match load_with(&vars[..vars.len() - 2]) {
+            Err(e) => assert!(e.to_string().contains("JIRA_API_TOKEN"), "{e}"),
+            Ok(_) => panic!("Jira without its token must be refused"),
+        }
+    }
+
+    #[test]
     fn redacted_output_never_contains_secrets() {
         let s = load_with(&SECRETS).expect("load");
         let out = s.redacted_toml();
