@@ -703,7 +703,10 @@ mod tests {
         let trackers = s.trackers.as_ref().expect("Jira is configured");
         assert_eq!(trackers.default, tracker::TrackerKind::Jira);
         let out = s.redacted_toml();
-        assert!(!out.contains("jira-secret-token") && !out.contains("jira-hook-secret"), "{out}");
+        assert!(
+            !out.contains("jira-secret-token") && !out.contains("jira-hook-secret"),
+            "{out}"
+        );
         match load_with(&vars[..vars.len() - 2]) {
             Err(e) => assert!(e.to_string().contains("JIRA_API_TOKEN"), "{e}"),
             Ok(_) => panic!("Jira without its token must be refused"),

@@ -91,7 +91,8 @@ pub async fn interaction(services: &Services, interaction: Interaction) -> Reply
     match interaction {
         Interaction::Click(click) => triage_step::clicked(ctx, click).await,
         Interaction::SubmitRequest(submission) => file_request::submitted(ctx, &services.filer, submission).await,
-        Interaction::SubmitStep(submission) => triage_step::step_submitted(ctx, submission).await,
+        // Accept may first create the tracker issue.
+        Interaction::SubmitStep(submission) => tracker_issue::step_submitted(ctx, submission).await,
         Interaction::FileMessage(shortcut) => file_from_message::shortcut(ctx, shortcut).await,
         Interaction::SubmitEdit(submission) => edit::submitted(ctx, submission).await,
         Interaction::Other => Reply::Ack,

@@ -19,6 +19,7 @@ use crate::domain::triage::{Event, transition};
 use crate::outbox::{DedupeKey, IssueOrder, OutboundMessage};
 use crate::slack::Reply;
 use crate::slack::api::CallError;
+use crate::slack::inbound::StepSubmission;
 use crate::slack::render::{self, replies};
 use crate::store::outbox::OutboxRow;
 use crate::store::requests;
@@ -27,14 +28,30 @@ use crate::tracker::NewIssue;
 use super::explain::{ReplyTo, explain};
 use super::triage_step::{StepOutcome, actor, run_step};
 
+/// A step's modal was saved: Accept with the tracker left empty (and a
+/// tracker configured) orders the issue; everything else is a plain step.
+pub async fn step_submitted(ctx: &Context, submission: StepSubmission) -> Reply {
+    let creating = ctx
+        .tracker
+        .is_some()
+        .then(|| submission.accept_creating_issue())
+        .flatten();
+    let (Some(creating), Some(metadata)) = (creating, submission.metadata.clone()) else {
+        return super::triage_step::step_submitted(ctx, submission).await;
+    };
+    tracing::Span::current().record("user", submission.user.as_str());
+    tracing::Span::current().record("request", metadata.request);
+    match creating {
+        Ok(expectation) => {
+            let number = RequestNumber(metadata.request);
+            ordered(ctx, number, &submission.user, expectation, &metadata.channel).await
+        }
+        Err((block, e)) => Reply::Json(replies::field_error(block, e.0)),
+    }
+}
+
 /// The Accept form was saved with no tracker: order the issue.
-pub async fn ordered(
-    ctx: &Context,
-    number: RequestNumber,
-    user: &str,
-    expectation: Option<Text>,
-    channel: &str,
-) -> Reply {
+async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: Option<Text>, channel: &str) -> Reply {
     let Some(client) = &ctx.tracker else {
         return Reply::Json(replies::field_error("tracker", replies::tracker_required()));
     };

@@ -292,18 +292,6 @@ pub async fn step_submitted(ctx: &Context, submission: StepSubmission) -> Reply 
         return Reply::BadRequest("step form without its request".into());
     };
     Span::current().record("request", metadata.request);
-    // Accept with the tracker left empty: the issue is created first.
-    if ctx.tracker.is_some()
-        && let Some(expectation) = submission.accept_creating_issue()
-    {
-        return match expectation {
-            Ok(expectation) => {
-                let number = RequestNumber(metadata.request);
-                super::tracker_issue::ordered(ctx, number, &user, expectation, &metadata.channel).await
-            }
-            Err((block, e)) => Reply::Json(replies::field_error(block, e.0)),
-        };
-    }
     let (event, first_block) = match submission.event(ctx.settings.today(Utc::now())) {
         Ok(parsed) => parsed,
         Err((block, e)) => return Reply::Json(replies::field_error(block, e.0)),
