@@ -56,6 +56,15 @@ pub struct Trackers {
     pub github: Option<GitHubSettings>,
 }
 
+impl Trackers {
+    /// Where a typed issue key (`PROJ-7`) is opened: in the configured
+    /// Jira site, whatever its project.
+    pub fn issue_url(&self, key: &str) -> Option<String> {
+        let jira = self.jira.as_ref()?;
+        Some(format!("{}/browse/{key}", jira.base_url))
+    }
+}
+
 pub fn validate(raw: &RawTracker) -> Result<Option<Trackers>, ConfigError> {
     let jira = jira(&raw.jira)?;
     let github = github(&raw.github)?;

@@ -11,6 +11,7 @@ use crate::context::Context;
 use crate::domain::audit::{Details, Entry, EntryKind};
 use crate::domain::request::{Request, RequestNumber};
 use crate::domain::schedule;
+use crate::domain::text::Tracker;
 use crate::domain::triage::{Actor, Effect, Event, Notice, Step, transition};
 use crate::outbox::{DedupeKey, OutboundMessage, StepMessage};
 use crate::slack::Reply;
@@ -295,6 +296,20 @@ pub async fn step_submitted(ctx: &Context, submission: StepSubmission) -> Reply 
     let (event, first_block) = match submission.event(ctx.settings.today(Utc::now())) {
         Ok(parsed) => parsed,
         Err((block, e)) => return Reply::Json(replies::field_error(block, e.0)),
+    };
+    // A typed key is kept as a link when Jira says where keys open.
+    let event = match event {
+        Event::Accept {
+            tracker: Tracker::Key(key),
+            expectation,
+        } => {
+            let tracker = match ctx.settings.trackers.as_ref().and_then(|t| t.issue_url(&key)) {
+                Some(url) => Tracker::Url(url),
+                None => Tracker::Key(key),
+            };
+            Event::Accept { tracker, expectation }
+        }
+        other => other,
     };
     if let Event::Accept { tracker, .. } = &event
         && let Err(too_long) = render::tracker_fits(tracker)

@@ -192,11 +192,14 @@ async fn a_create_whose_answer_was_lost_is_found_not_made_twice() {
 
 #[tokio::test]
 async fn a_typed_key_still_links_an_existing_issue_without_creating() {
-    let (app, _slack, _db, jira) = triaged_with(configure_jira, None).await;
+    let (app, slack, _db, jira) = triaged_with(configure_jira, None).await;
     app.step("accept", 1, TRIAGER, &[("tracker", "PROJ-77")]).await;
     app.settle().await;
     assert_eq!(jira.calls().len(), 0);
-    assert_eq!(app.request_no(1).await.tracker, Some(Tracker::Key("PROJ-77".into())));
+    let url = format!("{}/browse/PROJ-77", jira.url());
+    assert_eq!(app.request_no(1).await.tracker, Some(Tracker::Url(url.clone())));
+    let card = slack.calls_to("chat.update").last().map(shown).unwrap_or_default();
+    assert!(card.contains(&format!("<{url}|PROJ-77>")), "the key is a link: {card}");
 }
 
 #[tokio::test]
