@@ -15,6 +15,9 @@ pub mod store;
 
 pub mod slack;
 
+// The trackers' webhooks (Jira, GitHub): signature and payloads.
+pub mod webhook;
+
 // What a use case receives, and the use cases.
 pub mod context;
 

@@ -18,6 +18,7 @@ pub mod relay;
 pub mod repost;
 pub mod scheduled;
 pub mod show;
+pub mod tracker_update;
 pub mod triage_step;
 pub mod undeliverable;
 
