@@ -21,4 +21,5 @@ mod severity;
 mod slow_clients;
 mod socket_mode;
 mod triage;
+mod webhooks;
 mod words;
