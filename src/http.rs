@@ -87,23 +87,23 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
         "/webhooks/github" => Some(Source::GitHub),
         _ => None,
     };
-    let response = match (request.method(), path.as_str(), slack_route) {
-        (&Method::POST, _, None) if let Some(source) = hook => match state.in_flight.try_acquire() {
+    let response = match (request.method(), path.as_str(), slack_route, hook) {
+        (&Method::POST, _, None, Some(source)) => match state.in_flight.try_acquire() {
             Ok(_handling) => tracker_webhook(&state, source, request).await,
             Err(_) => busy(),
         },
-        (_, _, None) if hook.is_some() => text(StatusCode::METHOD_NOT_ALLOWED, "webhooks accept POST only\n"),
-        (_, _, Some(_)) if state.verifier.is_none() => text(
+        (_, _, None, Some(_)) => text(StatusCode::METHOD_NOT_ALLOWED, "webhooks accept POST only\n"),
+        (_, _, Some(_), _) if state.verifier.is_none() => text(
             StatusCode::NOT_FOUND,
             "not found: this intake receives Slack over Socket Mode (slack.transport)\n",
         ),
-        (&Method::POST, _, Some(route)) => match state.in_flight.try_acquire() {
+        (&Method::POST, _, Some(route), _) => match state.in_flight.try_acquire() {
             Ok(_handling) => slack(&state, route, request).await,
             Err(_) => busy(),
         },
-        (_, _, Some(_)) => text(StatusCode::METHOD_NOT_ALLOWED, "Slack routes accept POST only\n"),
-        (&Method::GET, "/healthz", _) => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/readyz", _) => match state.services.ctx.store.ping().await {
+        (_, _, Some(_), _) => text(StatusCode::METHOD_NOT_ALLOWED, "Slack routes accept POST only\n"),
+        (&Method::GET, "/healthz", _, _) => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/readyz", _, _) => match state.services.ctx.store.ping().await {
             Ok(()) => text(StatusCode::OK, "ready\n"),
             // The error stays in the log: the port may face the internet.
             Err(e) => {
@@ -115,7 +115,7 @@ pub async fn route(state: Arc<HttpState>, request: Request<Incoming>) -> Result<
             }
         },
         // The outbox gauges are kept by the dispatcher: a scrape runs no query.
-        (&Method::GET, "/metrics", _) => text(StatusCode::OK, state.metrics.render()),
+        (&Method::GET, "/metrics", _, _) => text(StatusCode::OK, state.metrics.render()),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
     let route_label = match (slack_route, hook) {
