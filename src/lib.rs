@@ -17,6 +17,9 @@ pub mod slack;
 
 pub mod tracker;
 
+// The trackers' webhooks (Jira, GitHub): signature and payloads.
+pub mod webhook;
+
 // What a use case receives, and the use cases.
 pub mod context;
 

@@ -15,6 +15,7 @@ mod m20261202_000007_outbox_in_doubt;
 mod m20261202_000008_owner_index;
 mod m20261209_000009_receipt_message;
 mod m20261209_000010_state_id_index;
+mod m20261216_000011_tracker_webhooks;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_owner_index::Migration),
             Box::new(m20261209_000009_receipt_message::Migration),
             Box::new(m20261209_000010_state_id_index::Migration),
+            Box::new(m20261216_000011_tracker_webhooks::Migration),
         ]
     }
 }

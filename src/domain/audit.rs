@@ -119,7 +119,7 @@ impl From<&Event> for Details {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub at: DateTime<Utc>,
-    /// A Slack user id, or `scheduler`.
+    /// A Slack user id, `scheduler`, or `tracker:` and the issue.
     pub actor: String,
     pub kind: EntryKind,
     pub from: Option<State>,

@@ -19,6 +19,7 @@ pub mod repost;
 pub mod scheduled;
 pub mod show;
 pub mod tracker_issue;
+pub mod tracker_update;
 pub mod triage_step;
 pub mod undeliverable;
 

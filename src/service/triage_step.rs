@@ -77,7 +77,7 @@ pub async fn run_step_taking(
             after,
             entry: Entry {
                 at: now,
-                actor: actor.user().unwrap_or("scheduler").to_string(),
+                actor: actor.audit_name(),
                 kind: EntryKind::Step(event.kind()),
                 from: Some(before.state),
                 to: after.state,

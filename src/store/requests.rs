@@ -429,6 +429,29 @@ pub async fn receipt(conn: &impl ConnectionTrait, number: RequestNumber) -> Resu
     Ok(find(conn, number).await?.and_then(|r| r.receipt))
 }
 
+/// Most requests one tracker issue resolves at once (several requests may
+/// be accepted into the same issue).
+pub const TRACKED_MAX: u64 = 50;
+
+/// The requests accepted into an issue stored as any of `stored_as` (its
+/// key, its link), oldest first; read through `ix_requests_tracker`.
+pub async fn tracked_by(conn: &impl ConnectionTrait, stored_as: &[Tracker]) -> Result<Vec<Request>, StoreError> {
+    use sea_orm::QueryOrder;
+    if stored_as.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<&str> = stored_as.iter().map(Tracker::as_str).collect();
+    request::Entity::find()
+        .filter(request::Column::Tracker.is_in(values))
+        .order_by_asc(request::Column::Id)
+        .limit(TRACKED_MAX)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(request::Entity::find().count(conn).await?)

@@ -61,8 +61,26 @@ pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     mac(secret, ts, body).verify_slice(&expected).is_ok()
 }
 
+/// A tracker's webhook signature, as GitHub (`X-Hub-Signature-256`) and
+/// Jira Cloud (`X-Hub-Signature`) send it: "sha256=" +
+/// hex(HMAC-SHA256(webhook secret, raw body)).
+pub fn hub_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts a key of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
+    /// GitHub's worked example ("Validating webhook deliveries").
+    #[test]
+    fn hub_signature_matches_githubs_documented_example() {
+        assert_eq!(
+            super::hub_signature("It's a Secret to Everybody", b"Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
     use super::*;
 
     /// The worked example on Slack's "Verifying requests from Slack" page,

@@ -22,4 +22,5 @@ mod slow_clients;
 mod socket_mode;
 mod trackers;
 mod triage;
+mod webhooks;
 mod words;

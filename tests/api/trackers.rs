@@ -230,3 +230,43 @@ fn base64_of(text: &str) -> String {
     }
     out
 }
+
+/// The whole loop: Accept creates the GitHub issue; closing it as
+/// completed resolves the request and asks the submitter to confirm.
+#[tokio::test]
+async fn an_issue_created_on_accept_resolves_the_request_when_closed() {
+    let secret = "github-hook-secret";
+    let tracker = FakeTracker::start().await;
+    let (app, slack, _db) = spawn_app_with(|config| {
+        configure_github(config, &tracker);
+        config.tracker.github.webhook_secret = secrecy::SecretString::from(secret);
+    })
+    .await;
+    app.submit(&Form::default()).await;
+    app.settle().await;
+    app.click("take", 1, TRIAGER).await;
+    app.settle().await;
+    accept_leaving_tracker_empty(&app).await;
+    assert_eq!(app.request_no(1).await.state, State::Accepted);
+
+    let mut event = sample_json("trackers/github_issues_closed.json");
+    event["action"] = "closed".into();
+    event["issue"]["html_url"] = "https://github.com/acme/app/issues/1".into();
+    event["issue"]["state_reason"] = "completed".into();
+    let body = serde_json::to_vec(&event).unwrap();
+    let headers = [
+        ("content-type", "application/json".to_string()),
+        ("x-github-event", "issues".to_string()),
+        ("x-github-delivery", "d0e1f2a3".to_string()),
+        ("x-hub-signature-256", testkit::signing::hub_signature(secret, &body)),
+    ];
+    let response = app.request("POST", "/webhooks/github", &headers, body).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    app.settle().await;
+    assert_eq!(app.request_no(1).await.state, State::Resolved);
+    assert!(
+        submitter_dms(&slack).iter().any(|dm| dm.contains("Done in acme/app#1")),
+        "{:?}",
+        submitter_dms(&slack)
+    );
+}

@@ -47,6 +47,9 @@ pub enum Actor {
     Person { user: String, triager: bool },
     /// The scheduler (revisits, auto-close).
     Scheduler,
+    /// The tracker issue a request was accepted into (its webhook): it may
+    /// resolve and reopen the requests it tracks, nothing else.
+    Tracker { tracker: Tracker },
 }
 
 impl Actor {
@@ -60,7 +63,25 @@ impl Actor {
     pub fn user(&self) -> Option<&str> {
         match self {
             Actor::Person { user, .. } => Some(user),
-            Actor::Scheduler => None,
+            Actor::Scheduler | Actor::Tracker { .. } => None,
+        }
+    }
+
+    /// Who acted, as the audit log records it: a Slack user id,
+    /// `scheduler`, or `tracker:` and the issue (`tracker:PROJ-7`).
+    pub fn audit_name(&self) -> String {
+        match self {
+            Actor::Person { user, .. } => user.clone(),
+            Actor::Scheduler => "scheduler".to_string(),
+            Actor::Tracker { tracker } => format!("tracker:{}", tracker.as_str()),
+        }
+    }
+
+    /// Whether this is the tracker issue that tracks `request`.
+    fn tracks(&self, request: &Request) -> bool {
+        match (self, &request.tracker) {
+            (Actor::Tracker { tracker }, Some(tracked)) => tracker.as_str() == tracked.as_str(),
+            _ => false,
         }
     }
 
@@ -254,6 +275,8 @@ pub enum Allowed {
     SubmitterAndOwner,
     Submitter,
     Scheduler,
+    /// The tracker issue the request was accepted into.
+    Tracker,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,16 +301,41 @@ fn allowed(rule: Allowed, actor: &Actor, request: &Request) -> bool {
         Allowed::SubmitterAndOwner => submitter || owner,
         Allowed::Submitter => submitter,
         Allowed::Scheduler => *actor == Actor::Scheduler,
+        Allowed::Tracker => actor.tracks(request),
     }
 }
 
 use Effect::{RefreshCard, TellOwner, TellPreviousOwner, TellSubmitter, ThreadNote};
 use State::{Accepted, Closed, Deferred, NeedsInfo, New, Rejected, Resolved, Triaged};
 
+/// What a tracker may do (issue 16): its issue done resolves the request,
+/// with the same messages as the Resolve button (the submitter is asked to
+/// confirm); reopened there, a resolved request is accepted work again.
+fn tracker_rule(event: &Event, state: State) -> Option<(Allowed, Option<State>, Vec<Effect>)> {
+    Some(match (event, state) {
+        (Event::Resolve { .. }, Triaged | Accepted) => (
+            Allowed::Tracker,
+            Some(Resolved),
+            vec![RefreshCard, ThreadNote, TellSubmitter],
+        ),
+        (Event::Reopen, Resolved) => (
+            Allowed::Tracker,
+            Some(Accepted),
+            vec![RefreshCard, ThreadNote, TellSubmitter, TellOwner],
+        ),
+        _ => return None,
+    })
+}
+
 /// The transition table of DESIGN §2: for each event, the states it may
 /// happen in, who may do it, and the state it leads to (`None`: stays).
-fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec<Effect>)> {
+fn rule(event: &Event, request: &Request, actor: &Actor) -> Option<(Allowed, Option<State>, Vec<Effect>)> {
     let state = request.state;
+    if let Actor::Tracker { .. } = actor
+        && let Some(tracked) = tracker_rule(event, state)
+    {
+        return Some(tracked);
+    }
     let tell_both = vec![RefreshCard, ThreadNote, TellSubmitter, TellOwner];
     Some(match (event, state) {
         (Event::Take, New) => (
@@ -360,7 +408,7 @@ fn rule(event: &Event, request: &Request) -> Option<(Allowed, Option<State>, Vec
 /// Whether `event` by `actor` may happen to `request`, and the state,
 /// owner and severity it leads to (see [`transition`] for the rest).
 fn judge(request: &Request, event: &Event, actor: &Actor) -> Result<Judged, TransitionError> {
-    let Some((who, to, effects)) = rule(event, request) else {
+    let Some((who, to, effects)) = rule(event, request, actor) else {
         if let (Event::Take, Some(owner)) = (event, &request.owner)
             && request.state.is_open()
         {

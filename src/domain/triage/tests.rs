@@ -20,15 +20,20 @@ enum Role {
     Submitter,
     Stranger,
     Scheduler,
+    /// The tracker issue the request was accepted into.
+    Tracker,
 }
 
-const ROLES: [Role; 5] = [
+const ROLES: [Role; 6] = [
     Role::Triager,
     Role::Owner,
     Role::Submitter,
     Role::Stranger,
     Role::Scheduler,
+    Role::Tracker,
 ];
+
+const TRACKED_IN: &str = "PROJ-7";
 
 fn actor(role: Role) -> Actor {
     match role {
@@ -37,6 +42,9 @@ fn actor(role: Role) -> Actor {
         Role::Submitter => Actor::person(SUBMITTER, false),
         Role::Stranger => Actor::person(STRANGER, false),
         Role::Scheduler => Actor::Scheduler,
+        Role::Tracker => Actor::Tracker {
+            tracker: Tracker::parse(TRACKED_IN).unwrap(),
+        },
     }
 }
 
@@ -45,6 +53,7 @@ fn request(state: State) -> Request {
     Request {
         submitter: SUBMITTER.into(),
         owner: (state != State::New).then(|| OWNER.to_string()),
+        tracker: Some(Tracker::parse(TRACKED_IN).unwrap()),
         ..Request::sample(state, "sev3", at)
     }
 }
@@ -112,16 +121,17 @@ fn expected(state: State, event: &Event, role: Role) -> Option<State> {
         (Event::Take, New) if role == Triager => Some(Triaged),
         (Event::Assign { .. }, New) if role == Triager => Some(Triaged),
         (Event::Assign { .. } | Event::SetSeverity { .. }, s) if s.is_open() && role == Triager => Some(s),
-        (Event::Escalate { .. }, s) if s.is_open() && role != Scheduler => Some(s),
+        (Event::Escalate { .. }, s) if s.is_open() && !matches!(role, Scheduler | Tracker) => Some(s),
         (Event::AskInfo { .. }, New | Triaged) if owner_or_triager => Some(NeedsInfo),
         (Event::AddInfo { .. }, NeedsInfo) if role == Submitter => Some(Triaged),
         (Event::Resume, NeedsInfo | Deferred) if owner_or_triager => Some(Triaged),
         (Event::Accept { .. }, Triaged) if owner_or_triager => Some(Accepted),
         (Event::Defer { .. }, Triaged | Accepted) if owner_or_triager => Some(Deferred),
         (Event::Reject { .. }, New | Triaged | NeedsInfo) if owner_or_triager => Some(Rejected),
-        (Event::Resolve { .. }, Triaged | Accepted) if owner_or_triager => Some(Resolved),
+        (Event::Resolve { .. }, Triaged | Accepted) if owner_or_triager || role == Tracker => Some(Resolved),
         (Event::Confirm, Resolved) if role == Submitter => Some(Closed),
         (Event::Reopen, Resolved) if role == Submitter => Some(Triaged),
+        (Event::Reopen, Resolved) if role == Tracker => Some(Accepted),
         (Event::Reopen, Rejected | Closed) if role == Triager => Some(Triaged),
         (Event::Revisit, Deferred) if role == Scheduler => Some(Triaged),
         (Event::AutoClose, Resolved) if role == Scheduler => Some(Closed),
@@ -145,7 +155,44 @@ fn every_state_event_and_role_follows_the_table() {
             }
         }
     }
-    assert_eq!(checked, 8 * 15 * 5);
+    assert_eq!(checked, 8 * 15 * 6);
+}
+
+#[test]
+fn a_tracker_acts_only_on_what_it_tracks() {
+    let other = Actor::Tracker {
+        tracker: Tracker::parse("https://github.com/acme/app/issues/12").unwrap(),
+    };
+    let resolve = Event::Resolve {
+        note: text("Done in acme/app#12"),
+    };
+    let err = step(&request(State::Accepted), &resolve, &other).unwrap_err();
+    assert_eq!(
+        err,
+        TransitionError::Forbidden {
+            step: StepKind::Resolve,
+            allowed: Allowed::Tracker
+        }
+    );
+    let untracked = Request {
+        tracker: None,
+        ..request(State::Resolved)
+    };
+    assert!(step(&untracked, &Event::Reopen, &actor(Role::Tracker)).is_err());
+
+    let resolved = step(&request(State::Accepted), &resolve, &actor(Role::Tracker)).unwrap();
+    assert_eq!(resolved.after.resolved_at, Some(filed_at()));
+    assert_eq!(actor(Role::Tracker).audit_name(), "tracker:PROJ-7");
+    let reopened = step(&resolved.after, &Event::Reopen, &actor(Role::Tracker)).unwrap();
+    assert_eq!(
+        (
+            reopened.to(),
+            reopened.after.resolved_at,
+            reopened.after.owner.as_deref()
+        ),
+        (State::Accepted, None, Some(OWNER))
+    );
+    assert!(reopened.effects.contains(&Effect::TellSubmitter));
 }
 
 #[test]
@@ -262,7 +309,7 @@ fn every_outcome_tells_the_submitter_or_the_owner() {
 
 proptest! {
     #[test]
-    fn random_histories_keep_the_invariants(steps in prop::collection::vec((0usize..15, 0usize..5), 0..60)) {
+    fn random_histories_keep_the_invariants(steps in prop::collection::vec((0usize..15, 0usize..ROLES.len()), 0..60)) {
         let mut current = request(State::New);
         let mut log: Vec<(State, State, &'static str)> = Vec::new();
         let all_events = events();
@@ -376,7 +423,7 @@ proptest! {
     /// later severity change charges only the time the clock ran.
     #[test]
     fn a_severity_change_never_loses_paused_time(
-        steps in prop::collection::vec((0usize..23, 0usize..5, 0i64..60, 0i64..30 * 24 * 60), 0..60)
+        steps in prop::collection::vec((0usize..23, 0usize..ROLES.len(), 0i64..60, 0i64..30 * 24 * 60), 0..60)
     ) {
         let policy = roomy_policy();
         let filed = filed_at();
@@ -424,7 +471,7 @@ proptest! {
     /// Whichever step raises a request into an on-call severity pages
     /// on-call; no other step does.
     #[test]
-    fn reaching_an_oncall_severity_pages_oncall(state in 0usize..8, e in 0usize..23, role in 0usize..5) {
+    fn reaching_an_oncall_severity_pages_oncall(state in 0usize..8, e in 0usize..23, role in 0usize..ROLES.len()) {
         let before = request(State::ALL[state]);
         if let Ok(t) = step(&before, &severity_events()[e], &actor(ROLES[role])) {
             let policy = Policy::sample();

@@ -34,6 +34,13 @@ fn line(request: &Request) -> String {
 fn actor(actor: &str) -> String {
     match actor {
         "scheduler" => "intake".to_string(),
+        tracker if tracker.starts_with("tracker:") => {
+            let issue = &tracker["tracker:".len()..];
+            match crate::domain::text::Tracker::parse(issue) {
+                Ok(tracker) => format!("the tracker ({})", tracker_link(&tracker)),
+                Err(_) => format!("the tracker ({})", escape(issue)),
+            }
+        }
         user => format!("<@{user}>"),
     }
 }

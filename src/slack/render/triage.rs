@@ -105,7 +105,11 @@ fn words(text: &str) -> String {
 }
 
 fn who(actor: &Actor) -> String {
-    actor.user().map_or("intake".to_string(), |u| format!("<@{u}>"))
+    match actor {
+        Actor::Person { user, .. } => format!("<@{user}>"),
+        Actor::Scheduler => "intake".to_string(),
+        Actor::Tracker { tracker } => tracker_link(tracker),
+    }
 }
 
 fn severity_name(request: &Request, severities: &Severities) -> String {
@@ -145,6 +149,9 @@ pub fn thread_note(event: &Event, actor: &Actor, after: &Request, severities: &S
         Event::Reject { reason } => format!("Rejected by {by}: {}", words(reason.as_str())),
         Event::Resolve { note } => format!("Resolved by {by}: {}", words(note.as_str())),
         Event::Confirm => format!("<@{}> confirmed the fix. Closed.", after.submitter),
+        Event::Reopen if matches!(actor, Actor::Tracker { .. }) => {
+            format!("{by} was reopened in the tracker: accepted again.")
+        }
         Event::Reopen => format!("Reopened by {by}."),
         Event::Revisit => "The revisit date arrived; back in the triage queue.".to_string(),
         Event::AutoClose => "Closed: no answer from the submitter after the resolution.".to_string(),
@@ -269,6 +276,13 @@ pub fn submitter_dm(
             ),
             None,
         ),
+        Event::Reopen if matches!(actor, Actor::Tracker { .. }) => (
+            format!(
+                "*{subject}* is being worked on again: {by}, where it is tracked, was reopened. It is accepted work with <@{}>, and you will hear when it is resolved.",
+                after.owner.as_deref().unwrap_or_default()
+            ),
+            None,
+        ),
         Event::Reopen => (
             format!(
                 "{by} reopened *{subject}*; it is back with <@{}>.",
@@ -304,6 +318,9 @@ pub fn owner_dm(event: &Event, actor: &Actor, after: &Request, owner: &str, seve
             after.submitter,
             words(answer.as_str())
         ),
+        Event::Reopen if matches!(actor, Actor::Tracker { .. }) => {
+            format!("{by} was reopened in the tracker, so *{subject}* is accepted work again, with you.")
+        }
         Event::Reopen => format!("{by} reopened *{subject}*: it is back with you."),
         Event::Confirm => format!("<@{}> confirmed *{subject}* is fixed. Closed.", after.submitter),
         Event::Revisit => format!("*{subject}* reached its revisit date and is back with you."),
@@ -358,6 +375,38 @@ fn allowed_people(allowed: Allowed) -> &'static str {
         Allowed::SubmitterAndOwner => "the submitter or the owner",
         Allowed::Submitter => "the submitter",
         Allowed::Scheduler => "intake itself",
+        Allowed::Tracker => "the tracker issue it was accepted into",
+    }
+}
+
+/// The tracker closed `request`'s issue as not planned (`how`: the
+/// tracker's words, like "Won't Do"): nothing changed, and whoever owns it
+/// (the intake thread when no one does) decides what the submitter hears.
+pub fn not_planned(request: &Request, tracker: &str, how: &str) -> Value {
+    let subject = format!("{} {}", request.number, escape(request.title.as_str()));
+    let closed = format!(
+        "{} was closed in the tracker as not planned ({}), but *{subject}* is still {}: the submitter has not been told.",
+        escape(tracker),
+        escape(how),
+        state_phrase(request.state)
+    );
+    let what_next = match request.state {
+        State::Triaged | State::Accepted => {
+            "Decide what they hear: *Defer* it with a revisit date, or *Resolve* it with a note saying why it will not be done. If the issue was closed by mistake, reopen it in the tracker."
+        }
+        _ => {
+            "Decide what they hear, from the request's card; if the issue was closed by mistake, reopen it in the tracker."
+        }
+    };
+    let text = format!("{closed}\n{what_next}");
+    let controls: Vec<(Action, &str, Option<&str>)> = match request.state {
+        State::Triaged | State::Accepted => vec![(Action::Defer, "Defer", None), (Action::Resolve, "Resolve", None)],
+        _ => Vec::new(),
+    };
+    match &request.owner {
+        Some(owner) if !controls.is_empty() => dm(owner, text, Some(dm_buttons(request.number, &controls))),
+        Some(owner) => dm(owner, text, None),
+        None => super::thread_reply(&text, false),
     }
 }
 
