@@ -45,6 +45,27 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub tracker: RawTracker,
+    /// `[[teams]]`; none: one team from the single-team keys.
+    #[serde(default)]
+    pub teams: Vec<RawTeam>,
+}
+
+/// One `[[teams]]` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RawTeam {
+    pub key: String,
+    pub name: String,
+    pub channel: String,
+    pub oncall_channel: String,
+    pub oncall_usergroup: String,
+    pub digest_channel: String,
+    pub triagers: Vec<String>,
+    pub usergroup: String,
+    pub office_hours: String,
+    pub areas: Vec<String>,
+    /// Entries replacing the global severities of the same key.
+    pub severities: Vec<RawSeverity>,
 }
 
 /// `[tracker]`: where accepted work is tracked. Every field may be absent:
@@ -145,7 +166,7 @@ pub struct RawCalendar {
     pub holidays: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RawSeverity {
     pub key: String,
     pub label: String,

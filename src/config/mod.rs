@@ -5,6 +5,7 @@
 //! reads the raw file.
 
 pub mod file;
+pub mod teams;
 pub mod tracker;
 
 use std::collections::BTreeMap;
@@ -283,6 +284,8 @@ pub struct Settings {
     pub file_emoji: Option<String>,
     /// Jira or GitHub, where Accept creates issues; `None`: not configured.
     pub trackers: Option<tracker::Trackers>,
+    /// The teams (`[[teams]]`, or one built from the single-team keys).
+    pub teams: crate::domain::team::Teams,
     pub digest_schedule: cron::Schedule,
     /// Post the scheduled digest even when it has nothing to report.
     pub digest_post_when_empty: bool,
@@ -340,7 +343,8 @@ impl Settings {
         }
         let (transport, app_token, signing_secret) = slack_transport(&raw.slack)?;
         let calendar = calendar(&raw.calendar)?;
-        let severities = severities(&raw.severities)?;
+        let severities = severities("severities", &raw.severities)?;
+        let teams = teams::validate(&raw, &severities)?;
         let default_severity = severity_ref(&severities, "intake.default_severity", &raw.intake.default_severity)?;
         let mut escalation_emoji = BTreeMap::new();
         for (emoji, rule) in &raw.escalation.emoji {
@@ -498,6 +502,7 @@ impl Settings {
             plus_one,
             file_emoji,
             trackers: tracker::validate(&raw.tracker)?,
+            teams,
             digest_schedule: schedule("schedule.digest", &raw.schedule.digest)?,
             digest_post_when_empty: raw.digest.post_when_empty,
             sla_sweep_schedule: schedule("schedule.sla_sweep", &raw.schedule.sla_sweep)?,
@@ -539,10 +544,12 @@ fn severity_ref(severities: &Severities, key: &str, value: &str) -> Result<Sever
     })
 }
 
-fn severities(raw: &[RawSeverity]) -> Result<Severities, ConfigError> {
+/// A severity table; `prefix` names where it is configured (`severities`,
+/// or a team's overrides).
+fn severities(prefix: &str, raw: &[RawSeverity]) -> Result<Severities, ConfigError> {
     let mut list = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
-        let at = |field: &str| format!("severities[{i}].{field}");
+        let at = |field: &str| format!("{prefix}[{i}].{field}");
         let key = SeverityKey::new(&s.key).map_err(|e| invalid(at("key"), e))?;
         if s.label.trim().is_empty() || s.label.chars().count() > 40 {
             return Err(invalid(at("label"), "must be 1 to 40 characters"));
@@ -566,7 +573,7 @@ fn severities(raw: &[RawSeverity]) -> Result<Severities, ConfigError> {
             oncall: s.oncall,
         });
     }
-    Severities::new(list).map_err(|e| invalid("severities", e))
+    Severities::new(list).map_err(|e| invalid(prefix, e))
 }
 
 fn calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {

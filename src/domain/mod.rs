@@ -17,5 +17,6 @@ pub mod schedule;
 pub mod severity;
 pub mod sla;
 pub mod state;
+pub mod team;
 pub mod text;
 pub mod triage;

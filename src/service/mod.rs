@@ -67,6 +67,7 @@ pub async fn command(services: &Services, command: SlashCommand) -> Reply {
     Span::current().record("user", command.user.as_str());
     match command.intent {
         CommandIntent::Help => show::help(ctx),
+        CommandIntent::Who(words) => show::who(ctx, &words),
         CommandIntent::Mine => show::mine(ctx, &command.user).await,
         CommandIntent::Queue => show::queue(ctx, &command.user).await,
         CommandIntent::Status(number) => {

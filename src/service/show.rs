@@ -24,6 +24,12 @@ pub fn help(ctx: &Context) -> Reply {
     ephemeral(render::help_text(&ctx.settings.policy.severities))
 }
 
+/// `/request who <words>`: which team owns what the words describe.
+pub fn who(ctx: &Context, words: &str) -> Reply {
+    let teams = &ctx.settings.teams;
+    ephemeral(render::who_owns(words, &teams.who(words), teams))
+}
+
 /// The caller's open requests.
 pub async fn mine(ctx: &Context, user: &str) -> Reply {
     match requests::open_for_submitter(ctx.store.db(), user, 25).await {

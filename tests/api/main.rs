@@ -20,6 +20,7 @@ mod scheduler;
 mod severity;
 mod slow_clients;
 mod socket_mode;
+mod teams;
 mod trackers;
 mod triage;
 mod webhooks;

@@ -1118,6 +1118,7 @@ fn fuzz(cases: u64, seed: u64, only: &str) -> bool {
                             CommandIntent::Help => "help",
                             CommandIntent::Mine | CommandIntent::Queue => "list",
                             CommandIntent::Status(_) => "status",
+                            CommandIntent::Who(_) => "who",
                         })
                     }
                 },

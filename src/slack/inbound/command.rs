@@ -29,6 +29,8 @@ pub enum CommandIntent {
     Queue,
     /// `42` or `#42`: one request with its history.
     Status(RequestNumber),
+    /// `who <words>`: which team owns what the words describe.
+    Who(String),
 }
 
 impl CommandIntent {
@@ -45,6 +47,12 @@ impl CommandIntent {
         let open = || Self::OpenForm {
             title: text.to_string(),
         };
+        if text.eq_ignore_ascii_case("who") {
+            return Self::Who(String::new());
+        }
+        if let Some(words) = text.get(4..).filter(|_| text[..4].eq_ignore_ascii_case("who ")) {
+            return Self::Who(words.trim().to_string());
+        }
         match text.to_lowercase().as_str() {
             "help" | "?" => Self::Help,
             "list" => Self::Mine,

@@ -19,6 +19,7 @@ use crate::domain::request::{
     SourceMessage, TITLE_MAX,
 };
 use crate::domain::severity::{Severities, Severity};
+use crate::domain::team::{Owner, Team, Teams};
 use crate::domain::text::Tracker;
 use crate::slack::action::{Action, Modal};
 
@@ -800,6 +801,51 @@ pub fn thread_reply(text: &str, broadcast: bool) -> Value {
 }
 
 /// `/request help`: the severities with their SLAs and how the process works.
+/// `/request who <words>`: the teams owning the matching areas, with their
+/// channel and office hours; or every team's areas when nothing matches.
+pub fn who_owns(words: &str, found: &[Owner<'_>], teams: &Teams) -> String {
+    let team_line = |team: &Team| {
+        let hours = match team.office_hours.is_empty() {
+            true => String::new(),
+            false => format!(" {}.", escape(&team.office_hours)),
+        };
+        format!("file with `/request` in {}.{hours}", channel_mention(&team.channel))
+    };
+    if found.is_empty() {
+        let mut text = match words.trim().is_empty() {
+            true => "Tell me what it is about: `/request who invoices`. The teams and their areas:\n".to_string(),
+            false => format!(
+                "No team lists an area matching \u{201c}{}\u{201d}. The teams and their areas:\n",
+                escape(words.trim())
+            ),
+        };
+        for team in teams.all() {
+            let areas: Vec<String> = team.areas.iter().map(|a| escape(a)).collect();
+            let areas = match areas.is_empty() {
+                true => "no areas listed".to_string(),
+                false => areas.join(", "),
+            };
+            text.push_str(&format!("• *{}* ({areas}): {}\n", escape(&team.name), team_line(team)));
+        }
+        return text;
+    }
+    let mut text = String::new();
+    let mut named: Vec<&str> = Vec::new();
+    for owner in found.iter().take(5) {
+        text.push_str(&format!(
+            "• *{}* is owned by *{}*",
+            escape(owner.area),
+            escape(&owner.team.name)
+        ));
+        if !named.contains(&owner.team.key.as_str()) {
+            named.push(&owner.team.key);
+            text.push_str(&format!(": {}", team_line(owner.team)));
+        }
+        text.push('\n');
+    }
+    text
+}
+
 pub fn help_text(severities: &Severities) -> String {
     let mut text = String::from(
         "*/request* opens a form for a bug or feature request. The product team triages it: one owner, a visible status, and a DM to you at every outcome, with the reason.\n*Severities:*\n",
@@ -817,6 +863,7 @@ pub fn help_text(severities: &Severities) -> String {
         "• `/request list`: your open requests\n",
         "• `/request list all`: the whole queue (triagers)\n",
         "• `/request 42`: request #42 with its history\n",
+        "• `/request who invoices`: which team owns what you describe\n",
         "• `/request help`: this help",
     ));
     text
