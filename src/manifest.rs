@@ -56,10 +56,10 @@ oauth_config:
       - commands          # /request
       - chat:write        # intake posts, updates, DMs, ephemeral replies
       - im:write          # DMs to submitters and owners
-      - reactions:read    # escalation by emoji
+      - reactions:read    # escalation and filing by emoji
       - users:read        # names in messages
       - usergroups:read   # triagers from a user group
-      - channels:history  # replies in intake threads (relayed); find a lost post
+      - channels:history  # replies in intake threads (relayed); read a message filed by emoji; find a lost post
       - groups:history    #   (the same, when the intake channel is private)
       - im:history        # submitters' replies in their DMs (relayed); find a lost DM
 settings:
