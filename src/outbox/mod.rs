@@ -130,6 +130,20 @@ impl DedupeKey {
         Self(format!("req:{}:v{version}:issue", number.0))
     }
 
+    /// Marks tracker webhook delivery `id` (from `source`: `jira`,
+    /// `github`) as applied to request `number`: a retried delivery finds
+    /// its key taken and changes nothing.
+    pub fn webhook_delivery(source: &str, id: &str, number: RequestNumber) -> Self {
+        let id: String = id.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
+        Self(format!("webhook:{source}:{id}:req:{}", number.0))
+    }
+
+    /// The owner asked about an issue closed as not planned: once per
+    /// version of the request.
+    pub fn tracker_not_planned(number: RequestNumber, version: i32) -> Self {
+        Self(format!("req:{}:v{version}:tracker_not_planned", number.0))
+    }
+
     /// The on-call page: one key per request, whether a critical
     /// submission or a later step caused it, so on-call is paged once.
     pub fn oncall_page(number: RequestNumber) -> Self {

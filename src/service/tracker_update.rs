@@ -79,10 +79,7 @@ pub async fn received(
 
 /// The outbox key that marks delivery `id` as applied to `request`.
 fn delivery_key(source: Source, id: &str, request: &Request) -> DedupeKey {
-    // Outbox keys have one constructor per kind in `outbox`; this kind's
-    // joins them there once the tracker client's half of issue 16 lands.
-    let id: String = id.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
-    DedupeKey::stored(format!("webhook:{}:{id}:req:{}", source.as_str(), request.number.0))
+    DedupeKey::webhook_delivery(source.as_str(), id, request.number)
 }
 
 /// Runs `event` by the tracker on `request`; a refusal (already resolved,
@@ -130,10 +127,7 @@ async fn not_planned(
     }
     let notice = OutboundMessage::post(
         Some(request.number),
-        DedupeKey::stored(format!(
-            "req:{}:v{}:tracker_not_planned",
-            request.number.0, request.version
-        )),
+        DedupeKey::tracker_not_planned(request.number, request.version),
         words::not_planned(request, &issue.label, how),
     );
     let txn = ctx.store.write().await?;
