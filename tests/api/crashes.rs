@@ -29,7 +29,11 @@ const KILLS: usize = 20;
 const SUBMITTERS: usize = 3;
 /// Bounds against hanging, not timing assertions.
 const READY_BOUND: Duration = Duration::from_secs(30);
-const DRAIN_BOUND: Duration = Duration::from_secs(30);
+// Every receipt goes to the one test submitter's DM, and each 429 there
+// holds that channel for its Retry-After, as Slack asks: hundreds of
+// receipts drain at ~10 a second under the fault mix. The loop ends as
+// soon as the outbox is empty; this only bounds a hang.
+const DRAIN_BOUND: Duration = Duration::from_secs(120);
 /// Answers of the fake Slack while sends should be in flight at the kill.
 const SLOW_SLACK: Duration = Duration::from_millis(300);
 
@@ -272,11 +276,36 @@ async fn killed_20_times_at_random_points_it_loses_nothing() {
         if pending == 0 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} messages still pending after {DRAIN_BOUND:?}; log:\n{}",
-            serve.log_tail()
-        );
+        if Instant::now() >= deadline {
+            // What is stuck, and why: the rows themselves, then the log.
+            let stuck: Vec<String> = outbox_message::Entity::find()
+                .filter(outbox_message::Column::Status.eq("pending"))
+                .all(store.db())
+                .await
+                .expect("pending rows")
+                .iter()
+                .map(|r| {
+                    format!(
+                        "id {} request {:?} {} key {} attempts {} next {} lease {:?} until {:?} in_doubt {} error {:?}",
+                        r.id,
+                        r.request_id,
+                        r.method,
+                        r.dedupe_key,
+                        r.attempts,
+                        r.next_attempt_at,
+                        r.lease_owner,
+                        r.lease_until,
+                        r.in_doubt,
+                        r.last_error
+                    )
+                })
+                .collect();
+            panic!(
+                "{pending} messages still pending after {DRAIN_BOUND:?}:\n{}\nlog:\n{}",
+                stuck.join("\n"),
+                serve.log_tail()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     kill_9(&mut child).await;
