@@ -16,6 +16,7 @@ mod m20261202_000008_owner_index;
 mod m20261209_000009_receipt_message;
 mod m20261209_000010_state_id_index;
 mod m20261216_000011_tracker_webhooks;
+mod one_index;
 
 pub struct Migrator;
 

@@ -31,23 +31,12 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        manager
-            .create_index(
-                Index::create()
-                    .name(NAME)
-                    .table(Requests::Table)
-                    .col(Requests::ReceiptChannel)
-                    .col(Requests::ReceiptTs)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await
+        let columns = [Requests::ReceiptChannel, Requests::ReceiptTs];
+        crate::one_index::create(manager, NAME, Requests::Table, &columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(Index::drop().name(NAME).table(Requests::Table).to_owned())
-            .await?;
+        crate::one_index::drop(manager, NAME, Requests::Table).await?;
         for column in [Requests::ReceiptChannel, Requests::ReceiptTs] {
             manager
                 .alter_table(Table::alter().table(Requests::Table).drop_column(column).to_owned())

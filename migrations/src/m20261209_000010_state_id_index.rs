@@ -19,22 +19,10 @@ const NAME: &str = "ix_requests_state_id";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(NAME)
-                    .table(Requests::Table)
-                    .col(Requests::State)
-                    .col(Requests::Id)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await
+        crate::one_index::create(manager, NAME, Requests::Table, &[Requests::State, Requests::Id]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(Index::drop().name(NAME).table(Requests::Table).to_owned())
-            .await
+        crate::one_index::drop(manager, NAME, Requests::Table).await
     }
 }

@@ -34,16 +34,7 @@ const ACTOR_LEN: u32 = 2010;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(NAME)
-                    .table(Requests::Table)
-                    .col(Requests::Tracker)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
+        crate::one_index::create(manager, NAME, Requests::Table, &[Requests::Tracker]).await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
                 .alter_table(
@@ -60,8 +51,6 @@ impl MigrationTrait for Migration {
     /// Drops the index; the wider actor column stays (narrowing it would
     /// fail on the tracker's entries).
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(Index::drop().name(NAME).table(Requests::Table).to_owned())
-            .await
+        crate::one_index::drop(manager, NAME, Requests::Table).await
     }
 }

@@ -15,6 +15,20 @@ pub enum TrackerKind {
 }
 
 impl TrackerKind {
+    /// As stored in an outbox order (`jira`, `github`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackerKind::Jira => "jira",
+            TrackerKind::GitHub => "github",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [TrackerKind::Jira, TrackerKind::GitHub]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TrackerKind::Jira => "Jira",

@@ -120,9 +120,9 @@ impl DedupeKey {
         Self(format!("req:{}:filed-reply", number.0))
     }
 
-    /// Told instead of a message Slack refused for good (`dead`'s key).
-    pub fn instead_of(dead: &DedupeKey) -> Self {
-        Self(format!("{}:instead", dead.0))
+    /// Told instead of a message refused for good (`dead`: its key).
+    pub fn instead_of(dead: &str) -> Self {
+        Self(format!("{dead}:instead"))
     }
 
     /// The tracker issue an Accept at `version` asked for: created once.

@@ -31,7 +31,7 @@ pub async fn request_form(ctx: &Context, form: &RequestForm, trigger_id: &str, t
 
 /// Stand-in details, to ask the machine whether a step may start at all
 /// before asking the person to write anything.
-fn probe(form: StepForm) -> Event {
+pub(super) fn probe(form: StepForm) -> Event {
     let words = Text::parse("probe", "probe").unwrap_or_else(|_| unreachable!("non-empty text is valid"));
     match form {
         StepForm::AskInfo => Event::AskInfo { question: words },

@@ -18,6 +18,7 @@ use crate::domain::text::{Text, Tracker};
 use crate::domain::triage::{Event, transition};
 use crate::outbox::{DedupeKey, IssueOrder, OutboundMessage};
 use crate::slack::Reply;
+use crate::slack::action::StepForm;
 use crate::slack::api::CallError;
 use crate::slack::inbound::StepSubmission;
 use crate::slack::render::{self, replies};
@@ -61,10 +62,7 @@ async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: 
         Err(e) => return Reply::Unavailable(format!("could not read the request: {e}")),
     };
     // May they accept it now? Asked with a stand-in tracker.
-    let probe = Event::Accept {
-        tracker: Tracker::Key("PROBE-1".into()),
-        expectation: expectation.clone(),
-    };
+    let probe = super::open_form::probe(StepForm::Accept);
     let actor = actor(ctx, user).await;
     if let Err(error) = transition(&before, &probe, &actor, &ctx.settings.policy, Utc::now()) {
         return Reply::Json(replies::field_error(
@@ -73,7 +71,7 @@ async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: 
         ));
     }
     let order = IssueOrder {
-        tracker: tracker_name(client.default_kind()).to_string(),
+        tracker: client.default_kind().as_str().to_string(),
         by: user.to_string(),
         expectation: expectation.map(|e| e.as_str().to_string()),
         channel: channel.to_string(),
@@ -88,27 +86,12 @@ async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: 
     Reply::Ack
 }
 
-fn tracker_name(kind: TrackerKind) -> &'static str {
-    match kind {
-        TrackerKind::Jira => "jira",
-        TrackerKind::GitHub => "github",
-    }
-}
-
-fn tracker_kind(name: &str) -> Option<TrackerKind> {
-    match name {
-        "jira" => Some(TrackerKind::Jira),
-        "github" => Some(TrackerKind::GitHub),
-        _ => None,
-    }
-}
-
 /// The dispatcher's half: create the issue (or find the one an earlier
 /// attempt made), then run the Accept step it was ordered for.
 pub async fn create_and_accept(ctx: &Context, row: &OutboxRow) -> Result<(), CallError> {
     let order: IssueOrder = serde_json::from_str(&row.payload)
         .map_err(|e| CallError::Permanent(format!("an unreadable tracker order: {e}")))?;
-    let (Some(number), Some(kind)) = (row.request_id.map(RequestNumber), tracker_kind(&order.tracker)) else {
+    let (Some(number), Some(kind)) = (row.request_id.map(RequestNumber), TrackerKind::parse(&order.tracker)) else {
         return Err(CallError::Permanent(
             "a tracker order names no request or tracker".into(),
         ));
@@ -132,13 +115,10 @@ pub async fn create_and_accept(ctx: &Context, row: &OutboxRow) -> Result<(), Cal
             issue
         }
         None => {
-            let card_url = match (&request.intake_message, ctx.slack.workspace_url().await) {
-                (Some(card), Some(workspace)) => Some(render::message_url(&workspace, &card.channel, &card.ts, None)),
-                _ => None,
-            };
+            let workspace = ctx.slack.workspace_url().await;
             let new = NewIssue {
                 request: &request,
-                card_url,
+                card_url: render::home::card_link(&request, workspace.as_deref()),
             };
             client.create(kind, &new).await?
         }
@@ -163,13 +143,10 @@ pub async fn create_and_accept(ctx: &Context, row: &OutboxRow) -> Result<(), Cal
         StepOutcome::Refused(_) if request_tracks(ctx, number, &tracker).await => Ok(()),
         StepOutcome::Refused(why) => {
             warn!(why, "the issue was created but the request can no longer be accepted");
-            let reply_to = ReplyTo {
-                channel: order.channel.clone(),
-                user: order.by.clone(),
-                key: DedupeKey::instead_of(&DedupeKey::stored(row.dedupe_key.clone())),
-            };
             let text = replies::issue_created_but_refused(number, &issue.url, &why);
-            explain(ctx, &reply_to, &text, Utc::now()).await.map_err(transient)
+            explain(ctx, &clicker(&order, row), &text, Utc::now())
+                .await
+                .map_err(transient)
         }
     }
 }
@@ -187,14 +164,18 @@ async fn request_tracks(ctx: &Context, number: RequestNumber, tracker: &Tracker)
 pub fn refused(row: &OutboxRow, error: &str) -> Option<OutboundMessage> {
     let order: IssueOrder = serde_json::from_str(&row.payload).ok()?;
     let number = RequestNumber(row.request_id?);
-    let tracker = tracker_kind(&order.tracker).map_or("The tracker", TrackerKind::name);
-    let reply_to = ReplyTo {
-        channel: order.channel,
-        user: order.by,
-        key: DedupeKey::instead_of(&DedupeKey::stored(row.dedupe_key.clone())),
-    };
+    let tracker = TrackerKind::parse(&order.tracker).map_or("The tracker", TrackerKind::name);
     Some(super::explain::explanation(
-        &reply_to,
+        &clicker(&order, row),
         &replies::issue_not_created(number, tracker, error),
     ))
+}
+
+/// Where to tell the person who clicked Accept about the order `row`.
+fn clicker(order: &IssueOrder, row: &OutboxRow) -> ReplyTo {
+    ReplyTo {
+        channel: order.channel.clone(),
+        user: order.by.clone(),
+        key: DedupeKey::instead_of(&row.dedupe_key),
+    }
 }

@@ -159,6 +159,58 @@ fn no_answer_within(limit: Duration) -> CallError {
     CallError::Unanswered(format!("no answer within {} ms", limit.as_millis()))
 }
 
+/// An answer that is neither a rate limit nor a server error.
+pub struct Answer {
+    pub status: hyper::StatusCode,
+    pub body: Bytes,
+}
+
+/// Sends `request` on the shared pool within `limit` and sorts out what
+/// every HTTP API answers alike: a refused connection is transient
+/// (nothing was sent), a lost or late answer is unanswered (it may have
+/// taken effect), 429 waits for `Retry-After` (`default_wait` when absent),
+/// 5xx is transient. Anything else is the caller's to read.
+pub async fn round_trip(
+    http: &HttpClient,
+    request: hyper::Request<Full<Bytes>>,
+    limit: Duration,
+    default_wait: Duration,
+) -> Result<Answer, CallError> {
+    let exchange = async {
+        let response = http.request(request).await.map_err(|e| {
+            // Refused before anything was sent: nothing can have happened.
+            match e.is_connect() {
+                true => CallError::Transient(e.to_string()),
+                false => CallError::Unanswered(e.to_string()),
+            }
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CallError::Unanswered(e.to_string()))?;
+        Ok::<_, CallError>((status, retry_after, body.to_bytes()))
+    };
+    let (status, retry_after, body) = match tokio::time::timeout(limit, exchange).await {
+        Ok(result) => result?,
+        Err(_) => return Err(no_answer_within(limit)),
+    };
+    if status == hyper::StatusCode::TOO_MANY_REQUESTS {
+        return Err(CallError::RateLimited(retry_after.unwrap_or(default_wait)));
+    }
+    if status.is_server_error() {
+        return Err(CallError::Transient(format!("HTTP {status}")));
+    }
+    Ok(Answer { status, body })
+}
+
 /// One page of `conversations.history` / `conversations.replies`, only
 /// what a look-up reads.
 #[derive(serde::Deserialize)]
@@ -395,38 +447,8 @@ impl SlackApi {
 
     /// Sends one request through the shared pool and classifies the answer.
     async fn exchange(&self, request: hyper::Request<Full<Bytes>>, limit: Duration) -> Result<Bytes, CallError> {
-        let exchange = async {
-            let response = self.raw.http.request(request).await.map_err(|e| {
-                // Refused before anything was sent: nothing can have happened.
-                match e.is_connect() {
-                    true => CallError::Transient(e.to_string()),
-                    false => CallError::Unanswered(e.to_string()),
-                }
-            })?;
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_secs);
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| CallError::Unanswered(e.to_string()))?;
-            Ok::<_, CallError>((status, retry_after, body.to_bytes()))
-        };
-        let (status, retry_after, body) = match tokio::time::timeout(limit, exchange).await {
-            Ok(result) => result?,
-            Err(_) => return Err(no_answer_within(limit)),
-        };
-        if status == hyper::StatusCode::TOO_MANY_REQUESTS {
-            return Err(CallError::RateLimited(retry_after.unwrap_or(Duration::from_secs(1))));
-        }
-        if status.is_server_error() {
-            return Err(CallError::Transient(format!("HTTP {status}")));
-        }
+        // Slack sends 429 with Retry-After; one second when it does not say.
+        let Answer { status, body } = round_trip(&self.raw.http, request, limit, Duration::from_secs(1)).await?;
         if starts_ok_true(&body) {
             return Ok(body);
         }

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::RETRY_AFTER;
+use http_body_util::Full;
 
 use crate::config::tracker::{TrackerKind, Trackers};
 use crate::domain::request::{Request, RequestNumber};
-use crate::slack::api::{CallError, HttpClient};
+use crate::slack::api::{Answer, CallError, HttpClient, round_trip};
 
 /// An issue in a tracker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,37 +100,10 @@ impl TrackerClient {
         request: hyper::Request<Full<Bytes>>,
         refusal: fn(&[u8]) -> Option<String>,
     ) -> Result<Bytes, CallError> {
-        let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| match e.is_connect() {
-                true => CallError::Transient(e.to_string()),
-                false => CallError::Unanswered(e.to_string()),
-            })?;
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_secs);
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| CallError::Unanswered(e.to_string()))?
-                .to_bytes();
-            Ok::<_, CallError>((status, retry_after, body))
-        };
-        let (status, retry_after, body) = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| CallError::Unanswered(format!("no answer within {} s", self.timeout.as_secs())))??;
+        // Trackers that rate limit without saying for how long get a minute.
+        let Answer { status, body } = round_trip(&self.http, request, self.timeout, Duration::from_secs(60)).await?;
         if status.is_success() {
             return Ok(body);
-        }
-        if status == hyper::StatusCode::TOO_MANY_REQUESTS {
-            return Err(CallError::RateLimited(retry_after.unwrap_or(Duration::from_secs(60))));
-        }
-        if status.is_server_error() {
-            return Err(CallError::Transient(format!("HTTP {status}")));
         }
         let message = refusal(&body).unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
         Err(CallError::Permanent(format!("HTTP {}: {message}", status.as_u16())))

@@ -54,7 +54,7 @@ fn ephemeral_as_dm(row: &OutboxRow) -> Option<OutboundMessage> {
         text: String,
     }
     let ephemeral: Ephemeral = serde_json::from_str(&row.payload).ok()?;
-    let key = DedupeKey::instead_of(&DedupeKey::stored(row.dedupe_key.clone()));
+    let key = DedupeKey::instead_of(&row.dedupe_key);
     Some(OutboundMessage::post(
         row.request_id.map(RequestNumber),
         key,
@@ -75,7 +75,7 @@ async fn filed_reply_as_dm(
     let Some(channel) = render::address(&row.payload).map(|a| a.channel) else {
         return Ok(None);
     };
-    let key = DedupeKey::instead_of(&DedupeKey::stored(row.dedupe_key.clone()));
+    let key = DedupeKey::instead_of(&row.dedupe_key);
     let payload = render::filed_reply_elsewhere(&request.submitter, number, &channel, error);
     Ok(Some(OutboundMessage::post(Some(number), key, payload)))
 }

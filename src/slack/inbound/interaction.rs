@@ -198,13 +198,16 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
                 let values = submission.view.state_params.state;
                 let (callback, metadata) = modal(&submission.view.view);
                 Ok(match callback.and_then(Modal::from_callback_id) {
-                    Some(Modal::NewRequest) => Interaction::SubmitRequest(RequestSubmission {
-                        user,
-                        view_id,
-                        form: submission_form(values.as_ref()),
-                        source_channel: source_channel(metadata),
-                        source_message: source_message(metadata),
-                    }),
+                    Some(Modal::NewRequest) => {
+                        let origin = FormMetadata::read(metadata);
+                        Interaction::SubmitRequest(RequestSubmission {
+                            user,
+                            view_id,
+                            form: submission_form(values.as_ref()),
+                            source_channel: origin.channel_id,
+                            source_message: origin.message.and_then(|m| serde_json::from_value(m).ok()),
+                        })
+                    }
                     Some(Modal::Step(form)) => Interaction::SubmitStep(StepSubmission {
                         user,
                         form,
@@ -310,22 +313,21 @@ fn submission_form(state: Option<&SlackViewState>) -> SubmissionForm {
     }
 }
 
-/// The channel a modal was opened from, carried in its private metadata.
-fn source_channel(private_metadata: Option<&str>) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Metadata {
-        channel_id: Option<String>,
-    }
-    serde_json::from_str::<Metadata>(private_metadata?).ok()?.channel_id
+/// What the /request modal carries in its private metadata: the channel
+/// it was opened from, and the message it files (read on its own, so a
+/// malformed one loses only itself).
+#[derive(Default, Deserialize)]
+struct FormMetadata {
+    channel_id: Option<String>,
+    message: Option<serde_json::Value>,
 }
 
-/// The message a modal was opened from, carried in its private metadata.
-fn source_message(private_metadata: Option<&str>) -> Option<SourceMessage> {
-    #[derive(Deserialize)]
-    struct Metadata {
-        message: Option<SourceMessage>,
+impl FormMetadata {
+    fn read(private_metadata: Option<&str>) -> Self {
+        private_metadata
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default()
     }
-    serde_json::from_str::<Metadata>(private_metadata?).ok()?.message
 }
 
 /// Accept's optional expectation.

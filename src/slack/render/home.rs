@@ -17,7 +17,7 @@ const MAX_BLOCKS: usize = 100;
 
 /// Where a request's card can be opened: `workspace` (`https://x.slack.com/`)
 /// is needed to link to a message.
-fn card_link(request: &Request, workspace: Option<&str>) -> Option<String> {
+pub fn card_link(request: &Request, workspace: Option<&str>) -> Option<String> {
     let (workspace, message) = (workspace?, request.intake_message.as_ref()?);
     Some(super::message_url(workspace, &message.channel, &message.ts, None))
 }
