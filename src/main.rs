@@ -83,10 +83,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = intake::startup::context(settings).await?;
             let number = RequestNumber(number);
             match repost::repost(&ctx, number, chrono::Utc::now()).await? {
-                Reposted::Queued { waiting } => {
+                Reposted::Queued { waiting, channel } => {
                     println!(
-                        "request {number}: a fresh card is queued for {}, then {waiting} message(s) that waited for it",
-                        ctx.settings.intake_channel
+                        "request {number}: a fresh card is queued for {channel}, then {waiting} message(s) that waited for it"
                     );
                     deliver(&ctx).await?;
                 }

@@ -55,6 +55,7 @@ fn request(n: i64, state: State) -> Request {
         title: Title::stored("<!channel> checkout page times out & spins".into()),
         description: "Since this morning the checkout page spins for ~30s & shows a 504 <gateway>.".repeat(20),
         area: Some("Checkout".into()),
+        team: "default".into(),
         link: Some(Link::stored(
             "https://status.example.com/incidents/7781?src=slack&lang=en".into(),
         )),

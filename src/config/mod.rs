@@ -23,6 +23,7 @@ use crate::domain::policy::Policy;
 use crate::domain::reminders;
 use crate::domain::severity::{Severities, Severity, SeverityKey};
 use crate::domain::sla::{self, BusinessCalendar, ClockKind, SlaSpan};
+use crate::domain::team::Team;
 
 pub use file::{DEFAULT_TOML, RawCalendar, RawConfig, RawSeverity, load_raw};
 
@@ -286,6 +287,9 @@ pub struct Settings {
     pub trackers: Option<tracker::Trackers>,
     /// The teams (`[[teams]]`, or one built from the single-team keys).
     pub teams: crate::domain::team::Teams,
+    /// Each team's policy (the global one with its SLA table), in the
+    /// order of `teams`.
+    team_policies: Vec<Policy>,
     pub digest_schedule: cron::Schedule,
     /// Post the scheduled digest even when it has nothing to report.
     pub digest_post_when_empty: bool,
@@ -465,7 +469,16 @@ impl Settings {
             channel_pace: NonZeroU32::new(raw.outbox.posts_per_channel_per_sec)
                 .map(|rate| (rate, NonZeroU32::new(raw.outbox.post_burst).unwrap_or(NonZeroU32::MIN))),
         };
+        let team_policies = teams
+            .all()
+            .iter()
+            .map(|team| Policy {
+                severities: team.severities.clone(),
+                ..policy.clone()
+            })
+            .collect();
         Ok(Self {
+            team_policies,
             bind,
             max_body_bytes: raw.server.max_body_bytes,
             shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
@@ -524,6 +537,27 @@ impl Settings {
 
     pub fn bot_token(&self) -> &str {
         self.bot_token.expose_secret()
+    }
+
+    /// The team with this key; a key no longer configured (a team removed
+    /// from the file) falls back to the default team, so its requests are
+    /// still shown and triaged.
+    pub fn team(&self, key: &str) -> &Team {
+        self.teams.get(key).unwrap_or_else(|| self.teams.default_team())
+    }
+
+    /// The rules a team's requests follow: the global policy with the
+    /// team's SLA table.
+    pub fn policy_of(&self, team: &str) -> &Policy {
+        let at = self.teams.all().iter().position(|t| t.key == team).unwrap_or(0);
+        &self.team_policies[at]
+    }
+
+    /// The team a request filed under `area` belongs to: the area's owner,
+    /// else the default team.
+    pub fn team_for_area(&self, area: Option<&str>) -> &Team {
+        area.and_then(|a| self.teams.owner_of(a))
+            .unwrap_or_else(|| self.teams.default_team())
     }
 
     /// Today in the team's time zone (revisit dates are local dates).

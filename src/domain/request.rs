@@ -304,6 +304,8 @@ pub struct Request {
     /// The submitter's receipt DM, once sent (requests filed before it was
     /// recorded have none).
     pub receipt: Option<MessageRef>,
+    /// The team that owns it (its key); triaged by that team's triagers.
+    pub team: String,
 }
 
 /// Why a person may not correct a request's filed details.
@@ -382,6 +384,7 @@ impl Request {
             intake_message: None,
             intake_error: None,
             receipt: None,
+            team: "default".into(),
         }
     }
 }

@@ -38,6 +38,14 @@ pub struct Owner<'a> {
     pub area: &'a str,
 }
 
+impl Team {
+    /// Is this the team's intake channel? `channel` is configured as an id
+    /// (`C…`) or a name (`#payments-intake`); Slack gives both.
+    pub fn is_channel(&self, id: &str, name: Option<&str>) -> bool {
+        self.channel == id || name.is_some_and(|name| self.channel.strip_prefix('#') == Some(name))
+    }
+}
+
 impl Teams {
     /// `teams` must not be empty and no area may be owned twice (config
     /// checks both, naming the keys).
@@ -98,6 +106,31 @@ impl Teams {
         }
         scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
         scored.into_iter().map(|(_, owner)| owner).collect()
+    }
+}
+
+#[cfg(test)]
+impl Teams {
+    /// Teams `(key, areas)` with intake channels `#<key>-intake`, for tests.
+    pub fn sample(teams: &[(&str, &[&str])]) -> Self {
+        let severities = crate::domain::policy::Policy::sample().severities;
+        let teams = teams
+            .iter()
+            .map(|(key, areas)| Team {
+                key: key.to_string(),
+                name: key.to_uppercase(),
+                channel: format!("#{key}-intake"),
+                oncall_channel: None,
+                oncall_usergroup: None,
+                digest_channel: None,
+                triagers: vec![],
+                usergroup: None,
+                office_hours: String::new(),
+                areas: areas.iter().map(|a| a.to_string()).collect(),
+                severities: severities.clone(),
+            })
+            .collect();
+        Self::new(teams).expect("at least one team")
     }
 }
 

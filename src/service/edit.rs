@@ -32,7 +32,7 @@ pub async fn clicked(ctx: &Context, number: RequestNumber, user: &str, reply_to:
         return explained(ctx, reply_to, &render::edit_refused(&request, refused)).await;
     }
     let settings = &ctx.settings;
-    let view = render::edit_modal(&settings.policy.severities, &settings.areas, &request);
+    let view = render::edit_modal(&settings.policy.severities, &settings.teams, &request);
     match ctx.slack.open_view(trigger_id, view).await {
         Ok(()) => Reply::Ack,
         Err(e) => {
@@ -61,7 +61,7 @@ pub async fn submitted(ctx: &Context, submission: EditSubmission) -> Reply {
     }
     match save(ctx, number, &edit, &user, Utc::now()).await {
         Ok(Ok(())) => Reply::Ack,
-        Ok(Err(refusal)) => Reply::Json(replies::field_error("title", refusal)),
+        Ok(Err((block, refusal))) => Reply::Json(replies::field_error(block, refusal)),
         Err(e) => {
             tracing::error!(error = %e, "could not save an edit");
             Reply::Json(replies::field_error(
@@ -72,25 +72,36 @@ pub async fn submitted(ctx: &Context, submission: EditSubmission) -> Reply {
     }
 }
 
-/// Writes the corrections, or says why not (the words the person reads).
+/// Writes the corrections, or says why not: the form's block and the
+/// words the person reads.
 async fn save(
     ctx: &Context,
     number: RequestNumber,
     edit: &NewRequest,
     user: &str,
     now: DateTime<Utc>,
-) -> Result<Result<(), String>, StoreError> {
+) -> Result<Result<(), (&'static str, String)>, StoreError> {
     let settings = &ctx.settings;
-    let policy = &settings.policy;
     for _ in 0..3 {
         let Some(before) = requests::find(ctx.store.db(), number).await? else {
-            return Ok(Err(replies::no_such_request(number)));
+            return Ok(Err(("title", replies::no_such_request(number))));
         };
         if let Err(refused) = before.may_edit(user) {
-            return Ok(Err(render::edit_refused(&before, refused)));
+            return Ok(Err(("title", render::edit_refused(&before, refused))));
         }
+        // The area decides the team; another team's area is a move, which
+        // is the triagers' to make (it re-posts the request elsewhere).
+        let team = settings.team(&before.team);
+        let wanted = settings.team_for_area(edit.area.as_deref());
+        if edit.area != before.area && wanted.key != team.key {
+            return Ok(Err((
+                "area",
+                render::edit_elsewhere(edit.area.as_deref().unwrap_or_default(), wanted, team),
+            )));
+        }
+        let policy = settings.policy_of(&team.key);
         let Some(severity) = policy.severities.get(edit.severity.as_str()) else {
-            return Ok(Err(replies::pick_severity()));
+            return Ok(Err(("severity", replies::pick_severity())));
         };
         let mut after = before.edited(edit, severity, &policy.calendar);
         if after == before {
@@ -127,7 +138,7 @@ async fn save(
         );
         return Ok(Ok(()));
     }
-    Ok(Err(replies::busy(number)))
+    Ok(Err(("title", replies::busy(number))))
 }
 
 /// The card refreshed, a line in its thread, and on-call paged when the
@@ -140,7 +151,7 @@ fn messages(
     user: &str,
 ) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let severities = &settings.policy.severities;
+    let severities = &settings.team(&after.team).severities;
     let key = |message| DedupeKey::step(after.number, after.version, message);
     let mut messages = vec![
         OutboundMessage::card_update(

@@ -34,7 +34,7 @@ pub async fn shortcut(ctx: &Context, shortcut: MessageShortcut) -> Reply {
     let view = render::message_modal(
         &settings.policy.severities,
         settings.default_severity.as_str(),
-        &settings.areas,
+        &settings.teams,
         &shortcut.message,
         &shortcut.text,
         permalink.as_deref(),

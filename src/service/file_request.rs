@@ -95,10 +95,12 @@ pub async fn file_alone(
     Ok(stored)
 }
 
-/// A validated request with its deadlines, ready to store.
+/// A validated request with its deadlines, ready to store: it belongs to
+/// the team that owns its area, and runs that team's SLA.
 fn filing(settings: &Settings, new: &NewRequest, origin: &Origin, now: DateTime<Utc>) -> Result<Filing, StoreError> {
-    let policy = &settings.policy;
-    let severity = severity_of(settings, new.severity.as_str())?;
+    let team = settings.team_for_area(new.area.as_deref());
+    let policy = settings.policy_of(&team.key);
+    let severity = severity_of(settings, &team.key, new.severity.as_str())?;
     let deadlines = SlaDeadlines::for_severity(severity, now, &policy.calendar);
     Ok(Filing {
         new: new.clone(),
@@ -106,6 +108,7 @@ fn filing(settings: &Settings, new: &NewRequest, origin: &Origin, now: DateTime<
         next_reminder_at: schedule::next_reminder(State::New, severity, &deadlines, policy, now),
         deadlines,
         at: now,
+        team: team.key.clone(),
     })
 }
 
@@ -114,9 +117,10 @@ fn count_filed(request: &Request) {
         .increment(1);
 }
 
-fn severity_of<'a>(settings: &'a Settings, key: &str) -> Result<&'a Severity, StoreError> {
+/// A severity in a team's table.
+fn severity_of<'a>(settings: &'a Settings, team: &str, key: &str) -> Result<&'a Severity, StoreError> {
     settings
-        .policy
+        .policy_of(team)
         .severities
         .get(key)
         .ok_or_else(|| StoreError::Corrupt(format!("severity {key:?} is not configured")))
@@ -186,14 +190,14 @@ async fn file_together(
     let mut messages = Vec::new();
     for (filing, request) in filings.iter().zip(&stored) {
         let Some(request) = request else { continue };
-        let severity = severity_of(settings, request.severity.as_str())?;
+        let severity = severity_of(settings, &request.team, request.severity.as_str())?;
         for notice in triage::on_submit(severity) {
             messages.push(match (notice, &filing.origin.filed_by) {
                 // Filed for them: the receipt says by whom, and offers Edit.
                 (Notice::SubmitterReceipt, Some(by)) => OutboundMessage::post(
                     Some(request.number),
                     DedupeKey::receipt(request.number),
-                    render::receipt_dm_filed_for(request, severity, by),
+                    render::receipt_dm_filed_for(request, severity, settings.team(&request.team), by),
                 )
                 .recording(PostKind::Receipt),
                 _ => notice_message(notice, request, severity, settings),
@@ -220,18 +224,18 @@ async fn file_together(
 /// critical) request.
 pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, settings: &Settings) -> OutboundMessage {
     let number = request.number;
-    let severities = &settings.policy.severities;
+    let team = settings.team(&request.team);
     match notice {
         Notice::IntakePost => OutboundMessage::post(
             Some(number),
             DedupeKey::intake_post(number),
-            render::intake_post(request, severities, settings.intake_channel.as_str()),
+            render::intake_post(request, &team.severities, &team.channel),
         )
         .recording(PostKind::Intake),
         Notice::SubmitterReceipt => OutboundMessage::post(
             Some(number),
             DedupeKey::receipt(number),
-            render::receipt_dm(request, severity),
+            render::receipt_dm(request, severity, team),
         )
         .recording(PostKind::Receipt),
         Notice::OncallAlert => OutboundMessage::post(
@@ -240,8 +244,11 @@ pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, se
             render::oncall_alert(
                 request,
                 severity,
-                settings.oncall_channel.as_str(),
-                settings.oncall_usergroup.as_deref(),
+                // A team without its own on-call channel pages the global one.
+                team.oncall_channel
+                    .as_deref()
+                    .unwrap_or(settings.oncall_channel.as_str()),
+                team.oncall_usergroup.as_deref(),
             ),
         )
         .recording(PostKind::Oncall),

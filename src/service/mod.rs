@@ -50,7 +50,7 @@ impl Services {
         let request_form = RequestForm::new(
             &settings.policy.severities,
             settings.default_severity.as_str(),
-            &settings.areas,
+            &settings.teams,
         );
         Self {
             filer: file_request::Filer::start(&ctx),
@@ -65,24 +65,17 @@ impl Services {
 pub async fn command(services: &Services, command: SlashCommand) -> Reply {
     let ctx = &services.ctx;
     Span::current().record("user", command.user.as_str());
-    match command.intent {
+    match &command.intent {
         CommandIntent::Help => show::help(ctx),
-        CommandIntent::Who(words) => show::who(ctx, &words),
+        CommandIntent::Who(words) => show::who(ctx, words),
         CommandIntent::Mine => show::mine(ctx, &command.user).await,
         CommandIntent::Queue => show::queue(ctx, &command.user).await,
         CommandIntent::Status(number) => {
             Span::current().record("request", number.0);
-            show::status(ctx, number, &command.user).await
+            show::status(ctx, *number, &command.user).await
         }
         CommandIntent::OpenForm { title } => {
-            open_form::request_form(
-                ctx,
-                &services.request_form,
-                &command.trigger_id,
-                &title,
-                &command.channel,
-            )
-            .await
+            open_form::request_form(ctx, &services.request_form, &command, title).await
         }
     }
 }

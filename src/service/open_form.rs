@@ -11,15 +11,20 @@ use crate::domain::text::{Text, Tracker};
 use crate::domain::triage::{Actor, Event, transition};
 use crate::slack::Reply;
 use crate::slack::action::StepForm;
-use crate::slack::inbound::StepMetadata;
+use crate::slack::inbound::{SlashCommand, StepMetadata};
 use crate::slack::render::{RequestForm, replies, triage::step_modal};
 use crate::store::requests;
 
 use super::explain::{ReplyTo, explained};
 
 /// `/request [title]`: the form, the title pre-filled.
-pub async fn request_form(ctx: &Context, form: &RequestForm, trigger_id: &str, title: &str, channel: &str) -> Reply {
-    let body = form.open_body(trigger_id, title, channel);
+pub async fn request_form(ctx: &Context, form: &RequestForm, command: &SlashCommand, title: &str) -> Reply {
+    let body = form.open_body(
+        &command.trigger_id,
+        title,
+        &command.channel,
+        command.channel_name.as_deref(),
+    );
     match ctx.slack.open_view_body(body).await {
         Ok(()) => Reply::Ack,
         Err(e) => {
@@ -64,7 +69,13 @@ pub async fn step_form(
         Err(e) => return Reply::Unavailable(format!("could not read the request: {e}")),
     };
     let now = Utc::now();
-    if let Err(error) = transition(&request, &probe(form), actor, &ctx.settings.policy, now) {
+    if let Err(error) = transition(
+        &request,
+        &probe(form),
+        actor,
+        ctx.settings.policy_of(&request.team),
+        now,
+    ) {
         let message = crate::slack::render::triage::refusal(&request, &error);
         return explained(ctx, reply_to, &message).await;
     }

@@ -213,7 +213,12 @@ impl KnownMessages {
     /// any channel a request's card or page was posted to.
     async fn is_posting_channel(&self, ctx: &Context, channel: &str) -> Result<bool, StoreError> {
         let settings = &ctx.settings;
-        if settings.intake_channel.as_str() == channel || settings.oncall_channel.as_str() == channel {
+        let configured = settings
+            .teams
+            .all()
+            .iter()
+            .any(|t| t.channel == channel || t.oncall_channel.as_deref() == Some(channel));
+        if configured || settings.oncall_channel.as_str() == channel {
             return Ok(true);
         }
         if self.posting_channels.get(channel).is_some() {
@@ -345,15 +350,8 @@ async fn escalate(
     let (user, emoji) = (reacted.user, reacted.emoji);
     let past = audit::past_escalations(ctx.store.db(), request.number).await?;
     let settings = &ctx.settings;
-    let decision = escalation::decide(
-        request,
-        emoji,
-        user,
-        &settings.escalation,
-        &settings.policy.severities,
-        &past,
-        now,
-    );
+    let severities = &settings.team(&request.team).severities;
+    let decision = escalation::decide(request, emoji, user, &settings.escalation, severities, &past, now);
     match decision {
         Decision::Escalate { to } => {
             let event = Event::Escalate {
@@ -378,7 +376,7 @@ async fn escalate(
                 user: user.to_string(),
                 key: DedupeKey::reaction_explanation(reacted.event_id),
             };
-            let why = replies::not_escalated(request, &reason, emoji, &settings.policy.severities);
+            let why = replies::not_escalated(request, &reason, emoji, severities);
             explain(ctx, &reply_to, &why, now).await?;
         }
     }
@@ -422,7 +420,7 @@ async fn finish_batch(
         let refresh = OutboundMessage::card_update(
             fresh.number,
             DedupeKey::demand_refresh(fresh.number, fresh.version),
-            render::card_update(&fresh, &ctx.settings.policy.severities),
+            render::card_update(&fresh, &ctx.settings.team(&fresh.team).severities),
         );
         crate::store::outbox::enqueue(&txn, refresh, now).await?;
         refreshed = true;

@@ -19,11 +19,13 @@ use crate::store::{StoreError, requests};
 use super::explain::{ReplyTo, explained};
 
 /// What asking for the card again did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reposted {
-    /// A fresh card is queued, and this many waiting messages after it.
+    /// A fresh card is queued for its team's `channel`, and this many
+    /// waiting messages after it.
     Queued {
         waiting: usize,
+        channel: String,
     },
     /// The card is already in the intake channel.
     AlreadyPosted,
@@ -51,10 +53,11 @@ pub async fn repost(ctx: &Context, number: RequestNumber, now: DateTime<Utc>) ->
         return Ok(Reposted::UnderWay);
     }
     let nth = cards.len();
+    let team = settings.team(&request.team);
     let card = OutboundMessage::post(
         Some(number),
         DedupeKey::intake_repost(number, nth),
-        render::intake_post(&request, &settings.policy.severities, settings.intake_channel.as_str()),
+        render::intake_post(&request, &team.severities, &team.channel),
     )
     .recording(PostKind::Intake);
     outbox::enqueue(&txn, card, now).await?;
@@ -87,7 +90,10 @@ pub async fn repost(ctx: &Context, number: RequestNumber, now: DateTime<Utc>) ->
     txn.commit().await?;
     ctx.outbox.wake();
     info!(request = number.0, waiting, "card queued to be posted again");
-    Ok(Reposted::Queued { waiting })
+    Ok(Reposted::Queued {
+        waiting,
+        channel: team.channel.clone(),
+    })
 }
 
 /// *Post again* clicked by `user`: triagers only.
@@ -96,7 +102,7 @@ pub async fn clicked(ctx: &Context, number: RequestNumber, user: &str, reply_to:
         return explained(ctx, reply_to, &replies::repost_is_for_triagers(number)).await;
     }
     let answer = match repost(ctx, number, Utc::now()).await {
-        Ok(Reposted::Queued { waiting }) => replies::reposting(number, ctx.settings.intake_channel.as_str(), waiting),
+        Ok(Reposted::Queued { waiting, channel }) => replies::reposting(number, &channel, waiting),
         Ok(Reposted::AlreadyPosted) => replies::already_posted(number),
         Ok(Reposted::UnderWay) => replies::repost_under_way(number),
         Ok(Reposted::NoSuchRequest) => replies::no_such_request(number),

@@ -75,10 +75,11 @@ async fn sla_reminders(
     dry_run: bool,
     report: &mut JobReport,
 ) -> Result<(), StoreError> {
-    let policy = &ctx.settings.policy;
-    let (thresholds, calendar) = (&policy.thresholds, &policy.calendar);
     let db = ctx.store.db();
     for request in due::reminders(db, at, BATCH).await? {
+        // Each request runs its team's SLA table.
+        let policy = ctx.settings.policy_of(&request.team);
+        let (thresholds, calendar) = (&policy.thresholds, &policy.calendar);
         let stage = request.reminder_stage;
         let severity = policy.severity(&request.severity);
         let kind = reminders::running_sla(request.state);
@@ -126,7 +127,7 @@ fn reminder_messages(
     at: DateTime<Utc>,
 ) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let severities = &settings.policy.severities;
+    let severities = &settings.team(&request.team).severities;
     let key = DedupeKey::reminder(request.number, kind, threshold, request.sla_cycle);
     let due_at = schedule::due(kind, &request.deadlines);
     let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.policy.calendar);

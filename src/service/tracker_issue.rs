@@ -64,7 +64,13 @@ async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: 
     // May they accept it now? Asked with a stand-in tracker.
     let probe = super::open_form::probe(StepForm::Accept);
     let actor = actor(ctx, user).await;
-    if let Err(error) = transition(&before, &probe, &actor, &ctx.settings.policy, Utc::now()) {
+    if let Err(error) = transition(
+        &before,
+        &probe,
+        &actor,
+        ctx.settings.policy_of(&before.team),
+        Utc::now(),
+    ) {
         return Reply::Json(replies::field_error(
             "tracker",
             render::triage::refusal(&before, &error),

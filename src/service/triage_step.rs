@@ -61,11 +61,11 @@ pub async fn run_step_taking(
     now: DateTime<Utc>,
     taken: &[DedupeKey],
 ) -> Result<StepOutcome, StoreError> {
-    let policy = &ctx.settings.policy;
     for _ in 0..ATTEMPTS {
         let Some(before) = requests::find(ctx.store.db(), number).await? else {
             return Ok(StepOutcome::NoSuchRequest);
         };
+        let policy = ctx.settings.policy_of(&before.team);
         let step = match transition(&before, event, actor, policy, now) {
             Ok(step) => step,
             Err(error) => return Ok(StepOutcome::Refused(words::refusal(&before, &error))),
@@ -129,7 +129,8 @@ pub async fn run_step_taking(
 /// The messages a step's effects cause, rendered now.
 fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor, step: &Step) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let severities = &settings.policy.severities;
+    let team = settings.team(&before.team);
+    let severities = &team.severities;
     let after = &step.after;
     let key = |message| DedupeKey::step(after.number, after.version, message);
     let post = |message, payload| OutboundMessage::post(Some(after.number), key(message), payload);
@@ -147,7 +148,7 @@ fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor
             }
             Effect::TellSubmitter => post(
                 StepMessage::Submitter,
-                words::submitter_dm(event, actor, after, severities, &settings.office_hours),
+                words::submitter_dm(event, actor, after, severities, &team.office_hours),
             ),
             Effect::TellOwner => {
                 // The new owner on assignment, otherwise the owner; never the
@@ -167,7 +168,7 @@ fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor
                 ),
                 _ => continue,
             },
-            Effect::PageOncall => match settings.policy.severity(&after.severity) {
+            Effect::PageOncall => match severities.get(after.severity.as_str()) {
                 Some(severity) => super::file_request::notice_message(Notice::OncallAlert, after, severity, settings),
                 None => continue,
             },
@@ -241,7 +242,7 @@ async fn restore_card(ctx: &Context, number: RequestNumber, trigger_id: &str) ->
     let refresh = OutboundMessage::card_update(
         number,
         DedupeKey::card_restore(number, trigger_id),
-        render::card_update(&request, &ctx.settings.policy.severities),
+        render::card_update(&request, &ctx.settings.team(&request.team).severities),
     );
     crate::store::outbox::enqueue(ctx.store.writer(), refresh, Utc::now()).await?;
     ctx.outbox.wake();

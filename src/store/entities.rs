@@ -43,6 +43,8 @@ pub mod request {
         /// The submitter's receipt DM: its `D…` channel and ts.
         pub receipt_channel: Option<String>,
         pub receipt_ts: Option<String>,
+        /// The team that owns it (`teams[].key`).
+        pub team: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

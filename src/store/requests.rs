@@ -36,6 +36,8 @@ pub struct Filing {
     pub deadlines: SlaDeadlines,
     pub next_reminder_at: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
+    /// The team that owns the request (its area's owner).
+    pub team: String,
 }
 
 /// Inserts new requests in state `new`, each with its "submitted" audit
@@ -71,6 +73,7 @@ pub async fn insert_new(conn: &impl ConnectionTrait, filings: &[Filing]) -> Resu
             created_at: Set(f.at),
             updated_at: Set(f.at),
             next_reminder_at: Set(f.next_reminder_at),
+            team: Set(f.team.clone()),
             ..Default::default()
         })
         .collect();
@@ -500,5 +503,6 @@ pub(crate) fn to_domain(row: request::Model) -> Result<Request, StoreError> {
         intake_message,
         intake_error: row.intake_error,
         receipt,
+        team: row.team,
     })
 }

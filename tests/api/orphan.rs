@@ -210,7 +210,7 @@ async fn the_service_posts_again_and_a_failed_repost_is_told_again() {
     let outcome = repost(app.context(), RequestNumber(1), chrono::Utc::now())
         .await
         .unwrap();
-    assert_eq!(outcome, Reposted::Queued { waiting: 0 });
+    assert!(matches!(outcome, Reposted::Queued { waiting: 0, .. }), "{outcome:?}");
     slack.wait_for("chat.postMessage", 5).await;
     app.settle().await;
     let request = app.request_no(1).await;
@@ -223,7 +223,7 @@ async fn the_service_posts_again_and_a_failed_repost_is_told_again() {
     let outcome = repost(app.context(), RequestNumber(1), chrono::Utc::now())
         .await
         .unwrap();
-    assert_eq!(outcome, Reposted::Queued { waiting: 0 });
+    assert!(matches!(outcome, Reposted::Queued { waiting: 0, .. }), "{outcome:?}");
     app.settle().await;
     assert_eq!(posts_to(&slack, INTAKE_CHANNEL).len(), 1, "posted at the third try");
     assert_eq!(app.request_no(1).await.intake_error, None);

@@ -1056,7 +1056,7 @@ fn fuzz(cases: u64, seed: u64, only: &str) -> bool {
     let settings = settings();
     let severities = &settings.policy.severities;
     let today = settings.today(Utc::now());
-    let form = RequestForm::new(severities, settings.default_severity.as_str(), &settings.areas);
+    let form = RequestForm::new(severities, settings.default_severity.as_str(), &settings.teams);
     let verifier = Verifier::new(SECRET);
     let body = |b: &Vec<u8>| b.clone();
     println!(
@@ -1101,7 +1101,12 @@ fn fuzz(cases: u64, seed: u64, only: &str) -> bool {
                         // What `/request <words>` does next: splice the words
                         // into the `views.open` body.
                         if let CommandIntent::OpenForm { title } = &command.intent {
-                            let opened = form.open_body(&command.trigger_id, title, &command.channel);
+                            let opened = form.open_body(
+                                &command.trigger_id,
+                                title,
+                                &command.channel,
+                                command.channel_name.as_deref(),
+                            );
                             let parsed: Option<Value> = serde_json::from_str(&opened).ok();
                             let metadata = parsed
                                 .as_ref()

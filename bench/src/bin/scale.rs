@@ -100,6 +100,7 @@ fn seed_row(id: i64, rng: &mut Rng, now: DateTime<Utc>) -> (request::ActiveModel
         title: Set(format!("Request {id}: checkout page times out for some customers")),
         description: Set("Since this morning the checkout page spins for ~30s and then shows a 504.".to_string()),
         area: Set(None),
+        team: Set("default".into()),
         link: Set(None),
         severity: Set(severity.to_string()),
         state: Set(state.to_string()),

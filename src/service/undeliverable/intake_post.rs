@@ -30,7 +30,9 @@ pub async fn died(
     };
     requests::set_intake_error(txn, number, Some(error)).await?;
     let settings = &ctx.settings;
-    let intake_channel = settings.intake_channel.as_str();
+    // The team's own triagers hear of it, about the team's channel.
+    let team = settings.team(&request.team);
+    let intake_channel = team.channel.as_str();
     let notice = |to: &str, recipient: &str| {
         OutboundMessage::post(
             Some(number),
@@ -38,13 +40,13 @@ pub async fn died(
             render::intake_post_failed(&request, to, intake_channel, error),
         )
     };
-    let notices: Vec<OutboundMessage> = match (&settings.triagers[..], &settings.escalation_channel) {
+    let notices: Vec<OutboundMessage> = match (&team.triagers[..], &settings.escalation_channel) {
         ([], Some(channel)) => vec![notice(channel.as_str(), "escalation")],
         ([], None) => {
             error!(
                 request = number.0,
                 error,
-                "request {number} could not be posted to the intake channel and nobody was told: set triage.triagers (or channels.escalation) so someone hears; then run `intake repost {}`",
+                "request {number} could not be posted to the intake channel and nobody was told: set the team's triagers (or channels.escalation) so someone hears; then run `intake repost {}`",
                 number.0
             );
             Vec::new()

@@ -11,6 +11,8 @@ pub struct SlashCommand {
     pub user: String,
     /// Where it was typed.
     pub channel: String,
+    /// The channel's name, when Slack sends it.
+    pub channel_name: Option<String>,
     pub trigger_id: String,
     pub intent: CommandIntent,
 }
@@ -86,6 +88,7 @@ impl From<SlackCommandEvent> for SlashCommand {
             intent: CommandIntent::from_text(event.text.as_deref()),
             user: event.user_id.0,
             channel: event.channel_id.0,
+            channel_name: event.channel_name,
             trigger_id: event.trigger_id.0,
         }
     }

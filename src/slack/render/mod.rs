@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::domain::request::{
-    DESCRIPTION_MAX, EditRefused, Field, FieldErrors, MessageRef, NewRequest, Request, RequestKind, RequestNumber,
-    SourceMessage, TITLE_MAX,
+    AREA_MAX, DESCRIPTION_MAX, EditRefused, Field, FieldErrors, MessageRef, NewRequest, Request, RequestKind,
+    RequestNumber, SourceMessage, TITLE_MAX,
 };
 use crate::domain::severity::{Severities, Severity};
 use crate::domain::team::{Owner, Team, Teams};
@@ -153,7 +153,7 @@ pub fn block_id(field: Field) -> &'static str {
 pub fn request_modal(
     severities: &Severities,
     default_severity: &str,
-    areas: &[String],
+    teams: &Teams,
     words: &str,
     source_channel: &str,
 ) -> Value {
@@ -166,7 +166,7 @@ pub fn request_modal(
     request_modal_with(
         severities,
         default_severity,
-        areas,
+        teams,
         &filled,
         form_metadata(source_channel, None),
     )
@@ -189,7 +189,7 @@ pub(crate) struct Prefill<'a> {
 pub fn message_modal(
     severities: &Severities,
     default_severity: &str,
-    areas: &[String],
+    teams: &Teams,
     message: &SourceMessage,
     text: &str,
     permalink: Option<&str>,
@@ -204,7 +204,7 @@ pub fn message_modal(
     request_modal_with(
         severities,
         default_severity,
-        areas,
+        teams,
         &filled,
         form_metadata(&message.channel, Some(message)),
     )
@@ -234,7 +234,7 @@ pub fn message_fields(text: &str) -> (String, String) {
 
 /// The *Edit* form (`callback_id` `edit_request`): the filing form with
 /// the request's current values; the metadata names the request.
-pub fn edit_modal(severities: &Severities, areas: &[String], request: &Request) -> Value {
+pub fn edit_modal(severities: &Severities, teams: &Teams, request: &Request) -> Value {
     let filled = Prefill {
         title: request.title.as_str(),
         description: &request.description,
@@ -243,7 +243,7 @@ pub fn edit_modal(severities: &Severities, areas: &[String], request: &Request) 
         area: request.area.as_deref().unwrap_or_default(),
     };
     let metadata = json!({"request": request.number.0, "channel": ""}).to_string();
-    let mut view = request_modal_with(severities, request.severity.as_str(), areas, &filled, metadata);
+    let mut view = request_modal_with(severities, request.severity.as_str(), teams, &filled, metadata);
     view["callback_id"] = json!(Modal::EditRequest.callback_id());
     view["title"] = plain(&format!("Edit {}", request.number));
     view["submit"] = plain("Save");
@@ -263,6 +263,15 @@ pub fn edit_refused(request: &Request, refused: EditRefused) -> String {
             request.state.label()
         ),
     }
+}
+
+/// Why *Edit* may not pick another team's area: a move is the triagers'.
+/// Plain text (a modal's field error), so nothing is escaped.
+pub fn edit_elsewhere(area: &str, owner: &Team, team: &Team) -> String {
+    format!(
+        "{area} belongs to {}, not {}: ask a triager in {} to move the request there.",
+        owner.name, team.name, team.channel
+    )
 }
 
 /// The line in the card's thread after the submitter's corrections.
@@ -295,11 +304,49 @@ fn unescape_slack(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
+/// The Area field: the teams' areas to pick from (grouped by team when
+/// there are several teams, since the area decides the team), or free text
+/// when no area is configured; `area` is preselected.
+fn area_select(teams: &Teams, area: &str) -> Value {
+    let option = |a: &String| json!({"text": plain(a), "value": a});
+    let owning: Vec<&Team> = teams.all().iter().filter(|t| !t.areas.is_empty()).collect();
+    let mut element = match owning.as_slice() {
+        [] => {
+            let mut input = json!({"type": "plain_text_input", "action_id": "area_input", "max_length": AREA_MAX});
+            if !area.is_empty() {
+                input["initial_value"] = json!(area);
+            }
+            return input;
+        }
+        [only] if teams.all().len() == 1 => {
+            let options: Vec<Value> = only.areas.iter().take(100).map(option).collect();
+            json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "options": options})
+        }
+        _ => {
+            let groups: Vec<Value> = owning
+                .iter()
+                .take(100)
+                .map(|team| {
+                    let label: String = team.name.chars().take(75).collect();
+                    let options: Vec<Value> = team.areas.iter().take(100).map(option).collect();
+                    json!({"label": plain(&label), "options": options})
+                })
+                .collect();
+            json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "option_groups": groups})
+        }
+    };
+    let chosen = owning.iter().flat_map(|t| &t.areas).find(|a| a.as_str() == area);
+    if let Some(chosen) = chosen {
+        element["initial_option"] = option(chosen);
+    }
+    element
+}
+
 /// The /request modal with these fields filled in.
 pub(crate) fn request_modal_with(
     severities: &Severities,
     default_severity: &str,
-    areas: &[String],
+    teams: &Teams,
     filled: &Prefill<'_>,
     private_metadata: String,
 ) -> Value {
@@ -338,29 +385,7 @@ pub(crate) fn request_modal_with(
     if !link.is_empty() {
         link_input["initial_value"] = json!(link);
     }
-    let mut area_element = if areas.is_empty() {
-        json!({"type": "plain_text_input", "action_id": "area_input", "max_length": 80})
-    } else {
-        let options: Vec<Value> = areas
-            .iter()
-            .take(100)
-            .map(|a| json!({"text": plain(a), "value": a}))
-            .collect();
-        json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "options": options})
-    };
-    if !area.is_empty() {
-        match areas.is_empty() {
-            true => area_element["initial_value"] = json!(area),
-            false => {
-                if let Some(option) = area_element["options"]
-                    .as_array()
-                    .and_then(|o| o.iter().find(|o| o["value"] == area))
-                {
-                    area_element["initial_option"] = option.clone();
-                }
-            }
-        }
-    }
+    let area_element = area_select(teams, area);
     let kinds: Vec<Value> = [RequestKind::Bug, RequestKind::Feature]
         .into_iter()
         .map(|k| json!({"text": plain(k.label()), "value": k.as_str()}))
@@ -553,12 +578,19 @@ pub(crate) fn button(action: Action, label: &str, number: RequestNumber, style: 
 
 /// The submitter's receipt: number, severity, what the SLA means, a link.
 /// Sent to the submitter's id, which posts to the app's DM with them.
-pub fn receipt_dm(request: &Request, severity: &Severity) -> Value {
+pub fn receipt_dm(request: &Request, severity: &Severity, team: &Team) -> Value {
+    let hours = match team.office_hours.is_empty() {
+        true => String::new(),
+        false => format!(" Office hours: {}.", escape(&team.office_hours)),
+    };
     let text = format!(
-        "Thanks — we have your request *{} {}*.\n*Severity:* {}: the product team will {}.\n*Triage due:* {}. You will hear from me at every step, with the reason.\n{}",
+        "Thanks — we have your request *{} {}*.\n*Team:* {} ({}).{hours}\n*Severity:* {}: {} will {}.\n*Triage due:* {}. You will hear from me at every step, with the reason.\n{}",
         request.number,
         escape(request.title.as_str()),
+        escape(&team.name),
+        channel_mention(&team.channel),
         escape(&severity.label),
+        escape(&team.name),
         severity.sla_in_words(),
         slack_date(request.deadlines.response_due),
         INTAKE_LINK,
@@ -574,8 +606,8 @@ pub fn receipt_dm(request: &Request, severity: &Severity) -> Value {
 /// The receipt of a request someone filed from the submitter's message
 /// with the file emoji: who filed it, and *Edit* to correct what was
 /// guessed (type, severity, area default; the title is the first line).
-pub fn receipt_dm_filed_for(request: &Request, severity: &Severity, filed_by: &str) -> Value {
-    let mut receipt = receipt_dm(request, severity);
+pub fn receipt_dm_filed_for(request: &Request, severity: &Severity, team: &Team, filed_by: &str) -> Value {
+    let mut receipt = receipt_dm(request, severity, team);
     let note = format!(
         "<@{filed_by}> filed your message as a request. Check what I filled in: *Edit* corrects the title, type, severity, area or link."
     );
