@@ -13,7 +13,7 @@ pub use intake::startup::Parts;
 use intake::startup::{App, Running};
 use serde_json::{Value, json};
 
-use crate::bodies::{Form, click_body, command_body, command_body_from, step_body};
+use crate::bodies::{Form, click_body, command_body, command_body_from, command_body_in, step_body};
 use crate::{
     BOT_TOKEN, FakeSlack, INTAKE_CHANNEL, ONCALL_CHANNEL, ONCALL_GROUP, SIGNING_SECRET, SUBMITTER, TRIAGER, TRIAGER_2,
     TestDb, sample, signing,
@@ -227,6 +227,13 @@ impl TestApp {
     /// `/request <text>` typed by `user`.
     pub async fn command_as(&self, text: &str, user: &str) -> Response {
         let body = command_body_from(text, user);
+        self.post_signed("/slack/commands", "application/x-www-form-urlencoded", &body)
+            .await
+    }
+
+    /// `/request <text>` typed by the submitter in channel `(id, name)`.
+    pub async fn command_in(&self, text: &str, channel: (&str, &str)) -> Response {
+        let body = command_body_in(text, SUBMITTER, channel);
         self.post_signed("/slack/commands", "application/x-www-form-urlencoded", &body)
             .await
     }

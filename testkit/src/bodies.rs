@@ -12,12 +12,19 @@ pub fn command_body(text: &str) -> Vec<u8> {
 
 /// The sample slash command, typed by `user`.
 pub fn command_body_from(text: &str, user: &str) -> Vec<u8> {
+    command_body_in(text, user, ("C0GENERAL1", "general"))
+}
+
+/// The sample slash command, typed by `user` in channel `(id, name)`.
+pub fn command_body_in(text: &str, user: &str, (channel_id, channel_name): (&str, &str)) -> Vec<u8> {
     let sample = String::from_utf8(sample("commands/request.form")).expect("utf-8");
     let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(&sample).expect("sample parses");
     for (key, value) in &mut pairs {
         match key.as_str() {
             "text" => *value = text.to_string(),
             "user_id" => *value = user.to_string(),
+            "channel_id" => *value = channel_id.to_string(),
+            "channel_name" => *value = channel_name.to_string(),
             _ => {}
         }
     }
