@@ -2,7 +2,7 @@
 //! the outbox's wake-up and the triager lookup. Built once by `startup`;
 //! cheap to clone.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,13 +60,18 @@ impl Outbox {
     }
 }
 
-/// Who counts as a triager: the configured ids, plus the members of the
-/// configured user group (asked of Slack, cached for five minutes).
+/// Who triages which team: each team's configured ids, plus the members
+/// of its user group (asked of Slack, cached for five minutes per group).
 pub struct Triagers {
+    teams: Vec<TeamTriagers>,
+    slack: SlackApi,
+    groups: Mutex<HashMap<String, (Instant, HashSet<String>)>>,
+}
+
+struct TeamTriagers {
+    key: String,
     configured: Vec<String>,
     group: Option<String>,
-    slack: SlackApi,
-    cache: Mutex<Option<(Instant, HashSet<String>)>>,
 }
 
 const GROUP_CACHE: Duration = Duration::from_secs(300);
@@ -74,25 +79,49 @@ const FAILURE_CACHE: Duration = Duration::from_secs(60);
 
 impl Triagers {
     pub fn new(settings: &Settings, slack: SlackApi) -> Self {
+        let teams = settings
+            .teams
+            .all()
+            .iter()
+            .map(|team| TeamTriagers {
+                key: team.key.clone(),
+                configured: team.triagers.clone(),
+                group: team.usergroup.clone(),
+            })
+            .collect();
         Self {
-            configured: settings.triagers.clone(),
-            group: settings.triage_usergroup.clone(),
+            teams,
             slack,
-            cache: Mutex::new(None),
+            groups: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Is `user` a triager? With a user group and a cold cache this asks
-    /// Slack (bounded by the look-up timeout), even while Slack waits.
-    pub async fn contains(&self, user: &str) -> bool {
-        if self.configured.iter().any(|t| t == user) {
-            return true;
+    /// The teams (keys) `user` triages. With a user group and a cold cache
+    /// this asks Slack (bounded by the look-up timeout), even while Slack
+    /// waits.
+    pub async fn teams_of(&self, user: &str) -> Vec<String> {
+        let mut teams = Vec::new();
+        for team in &self.teams {
+            let member = match (&team.configured, &team.group) {
+                (configured, _) if configured.iter().any(|t| t == user) => true,
+                (_, Some(group)) => self.in_group(group, user).await,
+                (_, None) => false,
+            };
+            if member {
+                teams.push(team.key.clone());
+            }
         }
-        let Some(group) = &self.group else {
-            return false;
-        };
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, members)) = cache.as_ref()
+        teams
+    }
+
+    /// Does `user` triage some team?
+    pub async fn contains(&self, user: &str) -> bool {
+        !self.teams_of(user).await.is_empty()
+    }
+
+    async fn in_group(&self, group: &str, user: &str) -> bool {
+        if let Ok(groups) = self.groups.lock()
+            && let Some((at, members)) = groups.get(group)
             && at.elapsed() < GROUP_CACHE
         {
             return members.contains(user);
@@ -101,18 +130,18 @@ impl Triagers {
             Ok(members) => {
                 let members: HashSet<String> = members.into_iter().collect();
                 let found = members.contains(user);
-                if let Ok(mut cache) = self.cache.lock() {
-                    *cache = Some((Instant::now(), members));
+                if let Ok(mut groups) = self.groups.lock() {
+                    groups.insert(group.to_string(), (Instant::now(), members));
                 }
                 found
             }
             Err(e) => {
-                warn!(error = %e, group, "could not read the triage user group; only configured triagers count for a minute");
+                warn!(error = %e, group, "could not read a triage user group; only configured triagers count for a minute");
                 // Remember the failure briefly so every click does not wait on it.
-                if let Ok(mut cache) = self.cache.lock() {
+                if let Ok(mut groups) = self.groups.lock() {
                     let now = Instant::now();
                     let aged = now.checked_sub(GROUP_CACHE - FAILURE_CACHE).unwrap_or(now);
-                    *cache = Some((aged, HashSet::new()));
+                    groups.insert(group.to_string(), (aged, HashSet::new()));
                 }
                 false
             }

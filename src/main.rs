@@ -70,13 +70,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Digest { dry_run } => {
             let ctx = intake::startup::context(settings).await?;
             let now = chrono::Utc::now();
-            let message = intake::service::scheduled::manual_digest(&ctx, now).await?;
-            if dry_run {
-                println!("{}", serde_json::to_string_pretty(&message.payload)?);
-            } else {
-                intake::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
+            let messages = intake::service::scheduled::manual_digest(&ctx, now).await?;
+            for message in messages {
+                let channel = message.payload["channel"].as_str().unwrap_or_default().to_string();
+                if dry_run {
+                    println!("{}", serde_json::to_string_pretty(&message.payload)?);
+                } else {
+                    intake::store::outbox::enqueue(ctx.store.writer(), message, now).await?;
+                    println!("digest queued for {channel}");
+                }
+            }
+            if !dry_run {
                 deliver(&ctx).await?;
-                println!("digest posted to {}", ctx.settings.digest_channel);
             }
         }
         Command::Repost { number } => {

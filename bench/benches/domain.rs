@@ -85,7 +85,7 @@ fn request(n: i64, state: State) -> Request {
 
 fn benches(c: &mut Criterion) {
     let new = request(42, State::New);
-    let triager = Actor::person("U0TRIAGE01", true);
+    let triager = Actor::person("U0TRIAGE01", vec!["default".into()]);
     let cal = calendar();
     let policy = Policy {
         severities: severities(),
@@ -104,13 +104,26 @@ fn benches(c: &mut Criterion) {
         b.iter(|| sla::deadline(black_box(start), SlaSpan::Days(30), ClockKind::Business, &cal))
     });
 
-    let severities = severities();
+    let teams = intake::domain::team::Teams::new(vec![intake::domain::team::Team {
+        key: "default".into(),
+        name: "Product".into(),
+        channel: "C0INTAKE01".into(),
+        oncall_channel: None,
+        oncall_usergroup: None,
+        digest_channel: None,
+        triagers: vec![],
+        usergroup: None,
+        office_hours: String::new(),
+        areas: vec![],
+        severities: severities(),
+    }])
+    .expect("a team");
     c.bench_function("render: intake message", |b| {
-        b.iter(|| render::intake_message(black_box(&new), &severities))
+        b.iter(|| render::intake_message(black_box(&new), &teams))
     });
 
     let many: Vec<Request> = (0..100_000).map(|n| request(n, State::Triaged)).collect();
-    let severity = severities.get("sev2").expect("sev2").clone();
+    let severity = severities().get("sev2").expect("sev2").clone();
     let thresholds = reminders::thresholds(&[0.5, 0.9]);
     let span = reminders::span(reminders::SlaKind::Resolution, &severity, &cal);
     let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).single().expect("time");

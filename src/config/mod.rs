@@ -543,7 +543,7 @@ impl Settings {
     /// from the file) falls back to the default team, so its requests are
     /// still shown and triaged.
     pub fn team(&self, key: &str) -> &Team {
-        self.teams.get(key).unwrap_or_else(|| self.teams.default_team())
+        self.teams.of(key)
     }
 
     /// The rules a team's requests follow: the global policy with the

@@ -65,6 +65,9 @@ pub struct Details {
     /// with the file emoji).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filed_by: Option<String>,
+    /// The team a request was moved to (its key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl From<&Event> for Details {
@@ -108,6 +111,10 @@ impl From<&Event> for Details {
             },
             Event::Resolve { note } => Details {
                 note: text(note),
+                ..Default::default()
+            },
+            Event::MoveTeam { to, .. } => Details {
+                team: Some(to.clone()),
                 ..Default::default()
             },
             _ => Details::default(),

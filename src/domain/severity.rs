@@ -28,7 +28,7 @@ impl SeverityKey {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Severity {
     pub key: SeverityKey,
     pub label: String,
@@ -53,7 +53,7 @@ impl Severity {
 }
 
 /// The configured severities, most severe first; never empty, keys unique.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Severities(Vec<Severity>);
 
 impl Severities {

@@ -65,6 +65,12 @@ impl Teams {
         self.0.iter().find(|t| t.key == key)
     }
 
+    /// The team of a request's stored key (the default team for a key no
+    /// longer configured: its requests stay visible and triageable).
+    pub fn of(&self, key: &str) -> &Team {
+        self.get(key).unwrap_or_else(|| self.default_team())
+    }
+
     /// The team that owns `area` (case-insensitive), if any.
     pub fn owner_of(&self, area: &str) -> Option<&Team> {
         let area = area.trim();
@@ -113,7 +119,7 @@ impl Teams {
 impl Teams {
     /// Teams `(key, areas)` with intake channels `#<key>-intake`, for tests.
     pub fn sample(teams: &[(&str, &[&str])]) -> Self {
-        let severities = crate::domain::policy::Policy::sample().severities;
+        let severities = one_severity();
         let teams = teams
             .iter()
             .map(|(key, areas)| Team {
@@ -134,6 +140,22 @@ impl Teams {
     }
 }
 
+/// A one-severity SLA table, for tests.
+#[cfg(test)]
+fn one_severity() -> Severities {
+    use crate::domain::severity::{Severity, SeverityKey};
+    use crate::domain::sla::{ClockKind, SlaSpan};
+    Severities::new(vec![Severity {
+        key: SeverityKey::new("sev1").unwrap(),
+        label: "Critical".into(),
+        response: SlaSpan::Hours(1),
+        resolution: SlaSpan::Days(1),
+        clock: ClockKind::Wall,
+        oncall: true,
+    }])
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,20 +174,6 @@ mod tests {
             areas: areas.iter().map(|a| a.to_string()).collect(),
             severities: one_severity(),
         }
-    }
-
-    fn one_severity() -> Severities {
-        use crate::domain::severity::{Severity, SeverityKey};
-        use crate::domain::sla::{ClockKind, SlaSpan};
-        Severities::new(vec![Severity {
-            key: SeverityKey::new("sev1").unwrap(),
-            label: "Critical".into(),
-            response: SlaSpan::Hours(1),
-            resolution: SlaSpan::Days(1),
-            clock: ClockKind::Wall,
-            oncall: true,
-        }])
-        .unwrap()
     }
 
     fn teams() -> Teams {

@@ -66,6 +66,11 @@ impl Method {
     }
 }
 
+/// Filled by the dispatcher with the ts of the request's card: a payload
+/// holding it follows the card wherever it is (a refresh of "the card"),
+/// one without it is addressed to one message (a moved card's last word).
+pub const INTAKE_TS: &str = "<intake:ts>";
+
 /// Which message of a triage step a key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepMessage {
@@ -78,6 +83,10 @@ pub enum StepMessage {
     PreviousOwner,
     /// The on-call page a step caused.
     Oncall,
+    /// A moved request's old card, saying where it went.
+    MovedFrom,
+    /// A moved request's card in its new team's channel.
+    MovedTo,
 }
 
 /// The unique key of one message: the same cause always makes the same
@@ -159,6 +168,8 @@ impl DedupeKey {
             StepMessage::Submitter => Self(format!("req:{}:v{version}:submitter", number.0)),
             StepMessage::Owner => Self(format!("req:{}:v{version}:owner", number.0)),
             StepMessage::PreviousOwner => Self(format!("req:{}:v{version}:previous_owner", number.0)),
+            StepMessage::MovedFrom => Self(format!("req:{}:v{version}:moved_from", number.0)),
+            StepMessage::MovedTo => Self(format!("req:{}:v{version}:moved_to", number.0)),
         }
     }
 
@@ -247,6 +258,11 @@ impl DedupeKey {
     /// The scheduled digest of one local date.
     pub fn digest(date: NaiveDate) -> Self {
         Self(format!("digest:{date}"))
+    }
+
+    /// One team's digest, beside the digest this key names.
+    pub fn of_team(&self, team: &str) -> Self {
+        Self(format!("{}:team:{team}", self.0))
     }
 
     /// A digest posted by hand (`intake digest`).

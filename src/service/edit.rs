@@ -157,7 +157,7 @@ fn messages(
         OutboundMessage::card_update(
             after.number,
             key(StepMessage::Card),
-            render::card_update(after, severities),
+            render::card_update(after, &ctx.settings.teams),
         ),
         OutboundMessage::post(
             Some(after.number),

@@ -229,7 +229,7 @@ pub fn notice_message(notice: Notice, request: &Request, severity: &Severity, se
         Notice::IntakePost => OutboundMessage::post(
             Some(number),
             DedupeKey::intake_post(number),
-            render::intake_post(request, &team.severities, &team.channel),
+            render::intake_post(request, &settings.teams),
         )
         .recording(PostKind::Intake),
         Notice::SubmitterReceipt => OutboundMessage::post(

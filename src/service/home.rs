@@ -48,13 +48,21 @@ pub async fn refresh_involved(
 
 /// `user`'s Home as it is now, for `views.publish`.
 pub async fn view(ctx: &Context, user: &str) -> Result<Value, StoreError> {
-    let triager = ctx.triagers.contains(user).await;
-    let (mine, queue) = store::home::read(ctx.store.db(), user, triager, Utc::now()).await?;
+    let triages = ctx.triagers.teams_of(user).await;
+    // A triager of every team sees the whole queue (requests of a team
+    // removed from the config included); others see their teams'.
+    let every = ctx.settings.teams.all().iter().all(|t| triages.contains(&t.key));
+    let queue_of = match (triages.is_empty(), every) {
+        (true, _) => None,
+        (false, true) => Some(store::digest::Scope::Every),
+        (false, false) => Some(store::digest::Scope::Teams(&triages)),
+    };
+    let (mine, queue) = store::home::read(ctx.store.db(), user, queue_of, Utc::now()).await?;
     let workspace = ctx.slack.workspace_url().await;
     Ok(render::home::home(
         &mine,
         queue.as_ref(),
-        &ctx.settings.policy.severities,
+        &ctx.settings.teams,
         workspace.as_deref(),
     ))
 }

@@ -76,7 +76,7 @@ pub async fn step_form(
         ctx.settings.policy_of(&request.team),
         now,
     ) {
-        let message = crate::slack::render::triage::refusal(&request, &error);
+        let message = crate::slack::render::triage::refusal(&request, &error, ctx.settings.team(&request.team));
         return explained(ctx, reply_to, &message).await;
     }
     let metadata = serde_json::to_string(&StepMetadata {

@@ -358,7 +358,7 @@ async fn escalate(
                 to,
                 emoji: emoji.to_string(),
             };
-            match run_step(ctx, request.number, &event, &Actor::person(user, false), now).await? {
+            match run_step(ctx, request.number, &event, &Actor::person(user, vec![]), now).await? {
                 StepOutcome::Done(after) => {
                     info!(user, emoji, severity = after.severity.as_str(), "escalated");
                     metrics::counter!("intake_escalations_total").increment(1);
@@ -420,7 +420,7 @@ async fn finish_batch(
         let refresh = OutboundMessage::card_update(
             fresh.number,
             DedupeKey::demand_refresh(fresh.number, fresh.version),
-            render::card_update(&fresh, &ctx.settings.team(&fresh.team).severities),
+            render::card_update(&fresh, &ctx.settings.teams),
         );
         crate::store::outbox::enqueue(&txn, refresh, now).await?;
         refreshed = true;

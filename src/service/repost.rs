@@ -57,7 +57,7 @@ pub async fn repost(ctx: &Context, number: RequestNumber, now: DateTime<Utc>) ->
     let card = OutboundMessage::post(
         Some(number),
         DedupeKey::intake_repost(number, nth),
-        render::intake_post(&request, &team.severities, &team.channel),
+        render::intake_post(&request, &settings.teams),
     )
     .recording(PostKind::Intake);
     outbox::enqueue(&txn, card, now).await?;

@@ -14,7 +14,6 @@ use tracing::info;
 
 use super::triage_step::{StepOutcome, run_step};
 use crate::context::Context;
-use crate::domain::digest::DigestSummary;
 use crate::domain::reminders::{self, BREACH, SlaKind};
 use crate::domain::request::Request;
 use crate::domain::schedule;
@@ -127,13 +126,12 @@ fn reminder_messages(
     at: DateTime<Utc>,
 ) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let severities = &settings.team(&request.team).severities;
     let key = DedupeKey::reminder(request.number, kind, threshold, request.sla_cycle);
     let due_at = schedule::due(kind, &request.deadlines);
     let text = words::reminder(request, kind, threshold, due_at, at, clock, &settings.policy.calendar);
     if threshold < BREACH {
         let payload = match &request.owner {
-            Some(owner) => words::reminder_post(owner, &text, request, severities),
+            Some(owner) => words::reminder_post(owner, &text, request, &settings.teams),
             // Nobody owns it: the whole channel sees the reminder.
             None => render::thread_reply(&text, true),
         };
@@ -144,7 +142,7 @@ fn reminder_messages(
         messages.push(post(
             request,
             DedupeKey::breach_escalation(request.number, kind, threshold, request.sla_cycle),
-            words::reminder_post(channel.as_str(), &text, request, severities),
+            words::reminder_post(channel.as_str(), &text, request, &settings.teams),
         ));
     }
     messages
@@ -247,55 +245,101 @@ async fn daily_digest(
     if outbox::exists(ctx.store.db(), &key).await? {
         return Ok(());
     }
-    let (summary, message) = digest_summary_and_message(ctx, key, since, at).await?;
-    if summary.is_empty() && !ctx.settings.digest_post_when_empty {
-        // Nothing to report: the day is recorded as done, so nothing is
-        // posted for it later (a request filed at noon waits for tomorrow).
-        report.lines.push("digest skipped: nothing to report".into());
-        if !dry_run {
-            outbox::skip(ctx.store.writer(), message, at).await?;
+    for Digest { empty, message } in digests(ctx, key.clone(), since, at).await? {
+        if empty && !ctx.settings.digest_post_when_empty {
+            // Nothing to report: the day is recorded as done, so nothing is
+            // posted for it later (a request filed at noon waits for tomorrow).
+            report.lines.push(match message.dedupe_key == key {
+                true => "digest skipped: nothing to report".to_string(),
+                false => format!("digest skipped: nothing to report ({})", message.dedupe_key),
+            });
+            if !dry_run {
+                outbox::skip(ctx.store.writer(), message, at).await?;
+            }
+            continue;
         }
-        return Ok(());
-    }
-    report.message(&message);
-    if !dry_run {
-        outbox::enqueue(ctx.store.writer(), message, at).await?;
+        report.message(&message);
+        if !dry_run {
+            outbox::enqueue(ctx.store.writer(), message, at).await?;
+        }
     }
     Ok(())
 }
 
-/// The digest for `since..at`, addressed to the digest channel.
+/// One digest to post, and whether it has nothing to report.
+pub struct Digest {
+    pub empty: bool,
+    pub message: OutboundMessage,
+}
+
+/// The digest for `since..at` to the digest channel (the global one, with
+/// several teams; what `key` names).
 pub async fn digest_message(
     ctx: &Context,
     key: DedupeKey,
     since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<OutboundMessage, StoreError> {
-    Ok(digest_summary_and_message(ctx, key, since, at).await?.1)
+    let mut all = digests(ctx, key, since, at).await?;
+    Ok(all.pop().expect("the digest channel's digest comes last").message)
 }
 
-async fn digest_summary_and_message(
+/// The digests for `since..at`. One team: its digest, to `channels.digest`.
+/// Several: each team's to its `digest_channel` (a team without one has
+/// none), then one line per team to `channels.digest` (last, under `key`:
+/// the day's digests are done once it is queued).
+pub async fn digests(
     ctx: &Context,
     key: DedupeKey,
     since: DateTime<Utc>,
     at: DateTime<Utc>,
-) -> Result<(DigestSummary, OutboundMessage), StoreError> {
-    let summary = digest::gather(ctx.store.db(), since, at).await?;
+) -> Result<Vec<Digest>, StoreError> {
     let settings = &ctx.settings;
-    let payload = words::digest(
-        &summary,
-        &settings.policy.severities,
-        settings.digest_channel.as_str(),
-        since,
-        at,
-    );
-    Ok((summary, OutboundMessage::post(None, key, payload)))
+    let db = ctx.store.db();
+    let teams = settings.teams.all();
+    if let [only] = teams {
+        let summary = digest::gather(db, digest::Scope::Every, since, at).await?;
+        let payload = words::digest(
+            &summary,
+            &only.severities,
+            "Product intake digest",
+            settings.digest_channel.as_str(),
+            since,
+            at,
+        );
+        return Ok(vec![Digest {
+            empty: summary.is_empty(),
+            message: OutboundMessage::post(None, key, payload),
+        }]);
+    }
+    let mut digests = Vec::new();
+    let mut lines = Vec::new();
+    for team in teams {
+        let keys = [team.key.clone()];
+        let summary = digest::gather(db, digest::Scope::Teams(&keys), since, at).await?;
+        if let Some(channel) = &team.digest_channel {
+            let title = format!("{} intake digest", team.name);
+            let payload = words::digest(&summary, &team.severities, &title, channel, since, at);
+            digests.push(Digest {
+                empty: summary.is_empty(),
+                message: OutboundMessage::post(None, key.of_team(&team.key), payload),
+            });
+        }
+        lines.push((team, summary));
+    }
+    let payload = words::teams_digest(&lines, settings.digest_channel.as_str(), since, at);
+    digests.push(Digest {
+        empty: lines.iter().all(|(_, summary)| summary.is_empty()),
+        message: OutboundMessage::post(None, key, payload),
+    });
+    Ok(digests)
 }
 
-/// `intake digest`: the digest since the last scheduled one, now.
-pub async fn manual_digest(ctx: &Context, now: DateTime<Utc>) -> Result<OutboundMessage, StoreError> {
+/// `intake digest`: the digests since the last scheduled one, now.
+pub async fn manual_digest(ctx: &Context, now: DateTime<Utc>) -> Result<Vec<OutboundMessage>, StoreError> {
     let tz = ctx.settings.policy.calendar.tz();
     let since = digest_window(&ctx.settings.digest_schedule, tz, now)
         .map_or(now - chrono::TimeDelta::days(1), |(_, latest)| latest);
-    digest_message(ctx, DedupeKey::manual_digest(now), since, now).await
+    let digests = digests(ctx, DedupeKey::manual_digest(now), since, now).await?;
+    Ok(digests.into_iter().map(|d| d.message).collect())
 }

@@ -73,7 +73,7 @@ async fn ordered(ctx: &Context, number: RequestNumber, user: &str, expectation: 
     ) {
         return Reply::Json(replies::field_error(
             "tracker",
-            render::triage::refusal(&before, &error),
+            render::triage::refusal(&before, &error, ctx.settings.team(&before.team)),
         ));
     }
     let order = IssueOrder {

@@ -9,7 +9,7 @@ use tracing::{Span, info};
 
 use crate::context::Context;
 use crate::domain::audit::{Details, Entry, EntryKind};
-use crate::domain::request::{Request, RequestNumber};
+use crate::domain::request::{PostKind, Request, RequestNumber};
 use crate::domain::schedule;
 use crate::domain::text::Tracker;
 use crate::domain::triage::{Actor, Effect, Event, Notice, Step, transition};
@@ -34,9 +34,9 @@ pub enum StepOutcome {
 /// How many times a step is re-read and re-run when another change won the race.
 const ATTEMPTS: usize = 3;
 
-/// The person acting, with whether they triage.
+/// The person acting, with the teams they triage.
 pub async fn actor(ctx: &Context, user: &str) -> Actor {
-    Actor::person(user, ctx.triagers.contains(user).await)
+    Actor::person(user, ctx.triagers.teams_of(user).await)
 }
 
 /// Runs `event` by `actor` on request `number`.
@@ -68,7 +68,13 @@ pub async fn run_step_taking(
         let policy = ctx.settings.policy_of(&before.team);
         let step = match transition(&before, event, actor, policy, now) {
             Ok(step) => step,
-            Err(error) => return Ok(StepOutcome::Refused(words::refusal(&before, &error))),
+            Err(error) => {
+                return Ok(StepOutcome::Refused(words::refusal(
+                    &before,
+                    &error,
+                    ctx.settings.team(&before.team),
+                )));
+            }
         };
         let after = &step.after;
         let txn = ctx.store.write().await?;
@@ -83,7 +89,8 @@ pub async fn run_step_taking(
                 to: after.state,
                 details: Details::from(event),
             },
-            schedule: schedule::schedule_for(after, policy, now),
+            // A move puts it under its new team's policy.
+            schedule: schedule::schedule_for(after, ctx.settings.policy_of(&after.team), now),
         };
         if !requests::apply_change(&txn, change, now).await? {
             // Someone changed it between our read and write: re-read and
@@ -129,27 +136,25 @@ pub async fn run_step_taking(
 /// The messages a step's effects cause, rendered now.
 fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor, step: &Step) -> Vec<OutboundMessage> {
     let settings = &ctx.settings;
-    let team = settings.team(&before.team);
-    let severities = &team.severities;
     let after = &step.after;
+    // The team it is with now (a move's new team).
+    let team = settings.team(&after.team);
+    let severities = &team.severities;
     let key = |message| DedupeKey::step(after.number, after.version, message);
     let post = |message, payload| OutboundMessage::post(Some(after.number), key(message), payload);
     let mut messages = Vec::new();
     for effect in &step.effects {
-        messages.push(match effect {
+        let message = match effect {
             Effect::RefreshCard => OutboundMessage::card_update(
                 after.number,
                 key(StepMessage::Card),
-                render::card_update(after, severities),
+                render::card_update(after, &settings.teams),
             ),
             Effect::ThreadNote => {
                 let note = words::thread_note(event, actor, after, severities);
                 post(StepMessage::Thread, render::thread_reply(&note, false))
             }
-            Effect::TellSubmitter => post(
-                StepMessage::Submitter,
-                words::submitter_dm(event, actor, after, severities, &team.office_hours),
-            ),
+            Effect::TellSubmitter => post(StepMessage::Submitter, words::submitter_dm(event, actor, after, team)),
             Effect::TellOwner => {
                 // The new owner on assignment, otherwise the owner; never the
                 // person who just acted (they know).
@@ -168,11 +173,24 @@ fn effect_messages(ctx: &Context, before: &Request, event: &Event, actor: &Actor
                 ),
                 _ => continue,
             },
+            Effect::MoveCard => {
+                // The old card first (per-request order sends it before the
+                // new post records the new address), addressed to itself.
+                if let (Some(old), Some(by)) = (&before.intake_message, actor.user()) {
+                    messages.push(OutboundMessage::card_update(
+                        after.number,
+                        key(StepMessage::MovedFrom),
+                        render::moved_card(after, team, by, (&old.channel, &old.ts)),
+                    ));
+                }
+                post(StepMessage::MovedTo, render::intake_post(after, &settings.teams)).recording(PostKind::Intake)
+            }
             Effect::PageOncall => match severities.get(after.severity.as_str()) {
                 Some(severity) => super::file_request::notice_message(Notice::OncallAlert, after, severity, settings),
                 None => continue,
             },
-        });
+        };
+        messages.push(message);
     }
     messages
 }
@@ -221,7 +239,7 @@ pub async fn clicked(ctx: &Context, click: Click) -> Reply {
             Reply::Ack
         }
         Ok(StepOutcome::Refused(message)) => {
-            if matches!(action, Action::Assign | Action::SetSeverity)
+            if matches!(action, Action::Assign | Action::SetSeverity | Action::MoveTeam)
                 && let Err(e) = restore_card(ctx, number, &click.trigger_id).await
             {
                 return Reply::Unavailable(format!("could not restore the card: {e}"));
@@ -242,7 +260,7 @@ async fn restore_card(ctx: &Context, number: RequestNumber, trigger_id: &str) ->
     let refresh = OutboundMessage::card_update(
         number,
         DedupeKey::card_restore(number, trigger_id),
-        render::card_update(&request, &ctx.settings.team(&request.team).severities),
+        render::card_update(&request, &ctx.settings.teams),
     );
     crate::store::outbox::enqueue(ctx.store.writer(), refresh, Utc::now()).await?;
     ctx.outbox.wake();
@@ -259,6 +277,14 @@ fn click_event(ctx: &Context, action: Action, click: &Click) -> Result<Event, St
         Action::Assign => Event::Assign {
             to: click.selected_user.clone().ok_or_else(replies::pick_assignee)?,
         },
+        Action::MoveTeam => {
+            let key = click.selected_option.as_deref().unwrap_or_default();
+            let team = ctx.settings.teams.get(key).ok_or_else(replies::pick_team)?;
+            Event::MoveTeam {
+                to: team.key.clone(),
+                table: team.severities.clone(),
+            }
+        }
         Action::SetSeverity => {
             let key = click.selected_option.as_deref().unwrap_or_default();
             let severity = ctx

@@ -19,6 +19,8 @@ pub enum Action {
     Reopen,
     AddInfo,
     Confirm,
+    /// Move the request to another team (a select of teams on the card).
+    MoveTeam,
     /// Post a request's card again after its post failed (the triagers'
     /// notice). Not a triage step.
     Repost,
@@ -28,7 +30,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Take,
         Action::Assign,
         Action::SetSeverity,
@@ -41,6 +43,7 @@ impl Action {
         Action::Reopen,
         Action::AddInfo,
         Action::Confirm,
+        Action::MoveTeam,
         Action::Repost,
         Action::Edit,
     ];
@@ -60,6 +63,7 @@ impl Action {
             Action::Reopen => "reopen",
             Action::AddInfo => "add_info",
             Action::Confirm => "confirm",
+            Action::MoveTeam => "move_team",
             Action::Repost => "repost",
             Action::Edit => "edit_request",
         }
@@ -85,6 +89,7 @@ impl Action {
             Action::Reopen => StepKind::Reopen,
             Action::AddInfo => StepKind::AddInfo,
             Action::Confirm => StepKind::Confirm,
+            Action::MoveTeam => StepKind::MoveTeam,
             Action::Repost | Action::Edit => return None,
         })
     }

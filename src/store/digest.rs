@@ -25,6 +25,24 @@ const WORKING: [&str; 2] = ["triaged", "accepted"];
 /// Open, not resolved, and the resolution clock running.
 const UNRESOLVED: [&str; 3] = ["new", "triaged", "accepted"];
 
+/// Whose requests a digest or a queue covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every request (one team, the global summary, a triager of all).
+    Every,
+    /// The requests of these teams (keys).
+    Teams(&'a [String]),
+}
+
+impl Scope<'_> {
+    pub(crate) fn condition(self) -> Condition {
+        match self {
+            Scope::Every => Condition::all(),
+            Scope::Teams(keys) => Condition::all().add(request::Column::Team.is_in(keys.iter().map(String::as_str))),
+        }
+    }
+}
+
 /// How a listing's total is counted.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Count {
@@ -75,10 +93,13 @@ async fn listing_by(
 
 pub async fn gather(
     conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
     since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<DigestSummary, StoreError> {
+    let of = || scope.condition();
     let open: Vec<(String, String, i64)> = request::Entity::find()
+        .filter(of())
         .select_only()
         .column(request::Column::State)
         .column(request::Column::Severity)
@@ -90,29 +111,28 @@ pub async fn gather(
         .all(conn)
         .await?;
     let month_ago = at - TimeDelta::days(30);
-    let (median_time_to_triage, response_attainment) = triage_figures(conn, month_ago, at).await?;
+    let (median_time_to_triage, response_attainment) = triage_figures(conn, scope, month_ago, at).await?;
     Ok(DigestSummary {
         open,
         new_since: listing(
             conn,
-            Condition::all().add(request::Column::CreatedAt.gt(since)),
+            of().add(request::Column::CreatedAt.gt(since)),
             request::Column::Id,
             Count::Exact,
         )
         .await?,
-        at_risk: at_risk_listing(conn, Count::Exact).await?,
-        breached: breached_listing(conn, at, Count::Exact).await?,
+        at_risk: at_risk_listing(conn, scope, Count::Exact).await?,
+        breached: breached_listing(conn, scope, at, Count::Exact).await?,
         oldest_untriaged: listing(
             conn,
-            Condition::all().add(request::Column::State.eq(State::New.as_str())),
+            of().add(request::Column::State.eq(State::New.as_str())),
             request::Column::CreatedAt,
             Count::Exact,
         )
         .await?,
         most_wanted: listing_by(
             conn,
-            Condition::all()
-                .add(request::Column::State.is_not_in(FINISHED))
+            of().add(request::Column::State.is_not_in(FINISHED))
                 .add(request::Column::Demand.gt(0)),
             request::Column::Demand,
             sea_orm::Order::Desc,
@@ -120,16 +140,18 @@ pub async fn gather(
         )
         .await?,
         resolved_since: request::Entity::find()
+            .filter(of())
             .filter(request::Column::ResolvedAt.gt(since))
             .count(conn)
             .await?,
         closed_since: request::Entity::find()
+            .filter(of())
             .filter(request::Column::State.eq(State::Closed.as_str()))
             .filter(request::Column::UpdatedAt.gt(since))
             .count(conn)
             .await?,
         median_time_to_triage,
-        resolution_attainment: resolution_attainment(conn, month_ago, at).await?,
+        resolution_attainment: resolution_attainment(conn, scope, month_ago, at).await?,
         response_attainment,
     })
 }
@@ -166,13 +188,14 @@ async fn by_running_deadline(
 /// past the resolution SLA, longest overdue first.
 pub(crate) async fn breached_listing(
     conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
     at: DateTime<Utc>,
     count: Count,
 ) -> Result<Listing, StoreError> {
     by_running_deadline(
         conn,
-        Condition::all().add(request::Column::ResponseDueAt.lt(at)),
-        Condition::all().add(request::Column::ResolutionDueAt.lt(at)),
+        scope.condition().add(request::Column::ResponseDueAt.lt(at)),
+        scope.condition().add(request::Column::ResolutionDueAt.lt(at)),
         count,
     )
     .await
@@ -185,7 +208,11 @@ pub(crate) async fn breached_listing(
 /// Read through the `sla_stage` index and sorted here: ordered by deadline
 /// in SQL, the planner walked every untriaged request in deadline order
 /// looking for the few at risk (0.2 s per state among a million).
-pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -> Result<Listing, StoreError> {
+pub(crate) async fn at_risk_listing(
+    conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
+    count: Count,
+) -> Result<Listing, StoreError> {
     const READ_AT_MOST: u64 = 5000;
     let limit = match count {
         Count::Exact => READ_AT_MOST,
@@ -193,7 +220,8 @@ pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -
     };
     // The stage alone, so the sla_stage index is used (a state filter made
     // SQLite pick a state index and scan); paused states are dropped below.
-    let at_risk = Condition::all()
+    let at_risk = scope
+        .condition()
         .add(request::Column::SlaStage.gt(0))
         .add(request::Column::SlaStage.lt(1000));
     let total = match count {
@@ -226,10 +254,13 @@ pub(crate) async fn at_risk_listing(conn: &impl ConnectionTrait, count: Count) -
 /// `resolved_at` and `(state, resolution_due_at)` indexes.
 async fn resolution_attainment(
     conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
     month_ago: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<(u64, u64), StoreError> {
-    let resolved = request::Entity::find().filter(request::Column::ResolvedAt.gte(month_ago));
+    let resolved = request::Entity::find()
+        .filter(scope.condition())
+        .filter(request::Column::ResolvedAt.gte(month_ago));
     let met = resolved
         .clone()
         .filter(Expr::col(request::Column::ResolvedAt).lte(Expr::col(request::Column::ResolutionDueAt)))
@@ -237,6 +268,7 @@ async fn resolution_attainment(
         .await?;
     let resolved = resolved.count(conn).await?;
     let overdue = request::Entity::find()
+        .filter(scope.condition())
         .filter(request::Column::State.is_in(UNRESOLVED))
         .filter(request::Column::ResolutionDueAt.lt(at))
         .count(conn)
@@ -259,12 +291,13 @@ async fn resolution_attainment(
 ///   (one more indexed count). Still new and not yet due: not counted.
 async fn triage_figures(
     conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
     month_ago: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Result<(Option<TimeDelta>, (u64, u64)), StoreError> {
     use sea_orm::sea_query::{Alias, Query};
     let (events, requests) = (Alias::new("request_events"), Alias::new("requests"));
-    let query = Query::select()
+    let mut query = Query::select()
         .expr_as(
             Expr::col((events.clone(), request_event::Column::RequestId)),
             Alias::new("request"),
@@ -284,12 +317,16 @@ async fn triage_figures(
         .from(events.clone())
         .inner_join(
             requests.clone(),
-            Expr::col((requests, request::Column::Id)).equals((events.clone(), request_event::Column::RequestId)),
+            Expr::col((requests.clone(), request::Column::Id))
+                .equals((events.clone(), request_event::Column::RequestId)),
         )
         .and_where(Expr::col((events.clone(), request_event::Column::FromState)).eq(State::New.as_str()))
         .and_where(Expr::col((events.clone(), request_event::Column::ToState)).ne(State::New.as_str()))
         .and_where(Expr::col((events, request_event::Column::At)).gte(month_ago))
         .to_owned();
+    if let Scope::Teams(keys) = scope {
+        query.and_where(Expr::col((requests.clone(), request::Column::Team)).is_in(keys.iter().map(String::as_str)));
+    }
     // `new` is never entered again, so a request has one step out of it;
     // should it have more, the earliest counts.
     let mut first_steps: HashMap<i64, FirstStep> = HashMap::new();
@@ -320,6 +357,7 @@ async fn triage_figures(
     let (met, triaged) = filed_in_window.fold((0, 0), |(met, all), s| (met + u64::from(s.stepped <= s.due), all + 1));
     // A deadline never precedes filing, so it bounds the index range too.
     let still_new_late = request::Entity::find()
+        .filter(scope.condition())
         .filter(request::Column::State.eq(State::New.as_str()))
         .filter(request::Column::ResponseDueAt.gte(month_ago))
         .filter(request::Column::ResponseDueAt.lt(at))

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use crate::domain::digest::Listing;
 use crate::domain::request::Request;
 use crate::domain::state::State;
-use crate::store::digest::Count;
+use crate::store::digest::{Count, Scope};
 use crate::store::entities::request;
 use crate::store::{StoreError, digest, requests};
 
@@ -34,7 +34,12 @@ pub async fn mine(conn: &impl ConnectionTrait, user: &str) -> Result<Vec<Request
 }
 
 /// The queue as `user` (a triager) sees it at `at`.
-pub async fn queue(conn: &impl ConnectionTrait, user: &str, at: DateTime<Utc>) -> Result<Queue, StoreError> {
+pub async fn queue(
+    conn: &impl ConnectionTrait,
+    user: &str,
+    scope: Scope<'_>,
+    at: DateTime<Utc>,
+) -> Result<Queue, StoreError> {
     let open: Vec<&str> = State::ALL
         .iter()
         .map(|s| s.as_str())
@@ -44,9 +49,10 @@ pub async fn queue(conn: &impl ConnectionTrait, user: &str, at: DateTime<Utc>) -
     let count = Count::AtMost(COUNTED);
     // Four indexed queries, side by side on a pool's connections.
     let (untriaged, at_risk, breached, owned) = futures_util::try_join!(
-        oldest_first(conn, Condition::all(), &untriaged),
-        digest::at_risk_listing(conn, count),
-        digest::breached_listing(conn, at, count),
+        oldest_first(conn, scope.condition(), &untriaged),
+        digest::at_risk_listing(conn, scope, count),
+        digest::breached_listing(conn, scope, at, count),
+        // What they own, whichever team it is in now.
         oldest_first(conn, Condition::all().add(request::Column::Owner.eq(user)), &open),
     )?;
     Ok(Queue {
@@ -104,18 +110,18 @@ async fn oldest_first(
     Ok(Listing { total, shown })
 }
 
-/// What `user`'s Home shows: their requests and, for a triager, the queue,
-/// read together.
+/// What `user`'s Home shows: their requests and, for a triager, the queue
+/// of the teams they triage (`queue_of`), read together.
 pub async fn read(
     conn: &impl ConnectionTrait,
     user: &str,
-    triager: bool,
+    queue_of: Option<Scope<'_>>,
     at: DateTime<Utc>,
 ) -> Result<(Vec<Request>, Option<Queue>), StoreError> {
     let queue = async {
-        match triager {
-            true => queue(conn, user, at).await.map(Some),
-            false => Ok(None),
+        match queue_of {
+            Some(scope) => queue(conn, user, scope, at).await.map(Some),
+            None => Ok(None),
         }
     };
     futures_util::try_join!(mine(conn, user), queue)

@@ -389,11 +389,13 @@ pub async fn for_request(conn: &impl ConnectionTrait, number: RequestNumber) -> 
 /// (done by [`enqueue`] for every new one):
 /// each refresh re-renders the whole card, so only the newest matters. A
 /// busy request (many "+1"s, quick steps) then costs one `chat.update`
-/// instead of a queue of stale ones sent in order.
+/// instead of a queue of stale ones sent in order. An update addressed to
+/// one message (a moved card's last word) is not a refresh: it stays.
 async fn supersede_card_updates(conn: &impl ConnectionTrait, number: RequestNumber) -> Result<u64, StoreError> {
     let result = outbox_message::Entity::delete_many()
         .filter(Column::RequestId.eq(number.0))
         .filter(Column::Method.eq(Method::UpdateMessage.as_str()))
+        .filter(Column::Payload.contains(crate::outbox::INTAKE_TS))
         .filter(Column::Status.eq(PENDING))
         .filter(Column::LeaseOwner.is_null())
         .exec(conn)

@@ -111,7 +111,7 @@ async fn lists_show_the_request_as_not_posted() {
     let digest = intake::service::scheduled::manual_digest(app.context(), chrono::Utc::now())
         .await
         .unwrap();
-    let digest = digest.payload.to_string();
+    let digest = digest[0].payload.to_string();
     assert!(
         digest.contains("#1 Invoices render blank, not posted (channel_not_found) — "),
         "{digest}"

@@ -277,17 +277,19 @@ async fn main() {
     let (tick_median, tick_max) = time(10, || intake::service::scheduled::run_due(&ctx, now, true)).await;
     let rss_after = rss_mib();
     let since = now - TimeDelta::days(1);
-    let (digest_median, digest_max) = time(5, || digest::gather(db, since, now)).await;
-    let summary = digest::gather(db, since, now).await.expect("digest");
+    let (digest_median, digest_max) = time(5, || digest::gather(db, digest::Scope::Every, since, now)).await;
+    let summary = digest::gather(db, digest::Scope::Every, since, now)
+        .await
+        .expect("digest");
     let (list_median, list_max) = time(50, || requests::open_for_submitter(db, "U000000042", 25)).await;
     let (find_median, find_max) = time(50, || requests::find(db, RequestNumber(count / 2))).await;
     let (react_median, react_max) = time(50, || requests::find_by_message(db, &message)).await;
     // A triager's App Home: their requests, the queue's four lists, rendered.
     let triager = user('U', 900_000);
-    let severities = &ctx.settings.policy.severities;
+    let teams = &ctx.settings.teams;
     let (home_median, home_max) = time(20, || async {
-        let (mine, queue) = intake::store::home::read(db, &triager, true, now).await?;
-        let view = intake::slack::render::home::home(&mine, queue.as_ref(), severities, None);
+        let (mine, queue) = intake::store::home::read(db, &triager, Some(digest::Scope::Every), now).await?;
+        let view = intake::slack::render::home::home(&mine, queue.as_ref(), teams, None);
         Ok::<_, intake::store::StoreError>(view.to_string().len())
     })
     .await;

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::policy::Policy;
 use crate::domain::reminders;
 use crate::domain::request::Request;
-use crate::domain::severity::{Severity, SeverityKey};
+use crate::domain::severity::{Severities, Severity, SeverityKey};
 use crate::domain::sla;
 use crate::domain::state::State;
 use crate::domain::text::{Text, Tracker};
@@ -43,8 +43,9 @@ pub fn on_submit(severity: &Severity) -> Vec<Notice> {
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// A person in Slack; `triager` from config or the triage user group.
-    Person { user: String, triager: bool },
+    /// A person in Slack, with the teams (keys) they triage: from each
+    /// team's `triagers` or user group.
+    Person { user: String, triages: Vec<String> },
     /// The scheduler (revisits, auto-close).
     Scheduler,
     /// The tracker issue a request was accepted into (its webhook): it may
@@ -53,10 +54,10 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub fn person(user: &str, triager: bool) -> Self {
+    pub fn person(user: &str, triages: Vec<String>) -> Self {
         Actor::Person {
             user: user.to_string(),
-            triager,
+            triages,
         }
     }
 
@@ -85,8 +86,14 @@ impl Actor {
         }
     }
 
-    fn is_triager(&self) -> bool {
-        matches!(self, Actor::Person { triager: true, .. })
+    /// Does this person triage the team that owns `request`?
+    fn triages(&self, request: &Request) -> bool {
+        matches!(self, Actor::Person { triages, .. } if triages.contains(&request.team))
+    }
+
+    /// Does this person triage some team (not necessarily this request's)?
+    fn triages_any(&self) -> bool {
+        matches!(self, Actor::Person { triages, .. } if !triages.is_empty())
     }
 
     fn is(&self, user: Option<&str>) -> bool {
@@ -133,6 +140,12 @@ pub enum Event {
     },
     Confirm,
     Reopen,
+    /// A triager moves the request to team `to` (filed in the wrong
+    /// place); `table` is that team's SLA table.
+    MoveTeam {
+        to: String,
+        table: Severities,
+    },
     /// The scheduler: a deferred request's revisit date arrived.
     Revisit,
     /// The scheduler: no answer to a resolution for too long.
@@ -158,10 +171,11 @@ pub enum StepKind {
     Reopen,
     Revisit,
     AutoClose,
+    MoveTeam,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 15] = [
+    pub const ALL: [StepKind; 16] = [
         StepKind::Take,
         StepKind::Assign,
         StepKind::SetSeverity,
@@ -177,6 +191,7 @@ impl StepKind {
         StepKind::Reopen,
         StepKind::Revisit,
         StepKind::AutoClose,
+        StepKind::MoveTeam,
     ];
 
     /// The step's name in the audit log.
@@ -197,6 +212,7 @@ impl StepKind {
             StepKind::Reopen => "reopen",
             StepKind::Revisit => "revisit",
             StepKind::AutoClose => "auto_close",
+            StepKind::MoveTeam => "move_team",
         }
     }
 
@@ -223,6 +239,7 @@ impl Event {
             Event::Reopen => StepKind::Reopen,
             Event::Revisit => StepKind::Revisit,
             Event::AutoClose => StepKind::AutoClose,
+            Event::MoveTeam { .. } => StepKind::MoveTeam,
         }
     }
 
@@ -249,6 +266,9 @@ pub enum Effect {
     /// on-call severity (a critical submission does the same; the outbox
     /// key is shared, so on-call is paged once per request).
     PageOncall,
+    /// Post the card in its new team's channel, and mark the old card
+    /// with where it went.
+    MoveCard,
 }
 
 /// An accepted step: the request as it is afterwards, and who must hear.
@@ -287,6 +307,9 @@ pub enum TransitionError {
     NotNow { step: StepKind, state: State },
     #[error("{} is for {allowed:?} only", step.as_str())]
     Forbidden { step: StepKind, allowed: Allowed },
+    /// A triager of another team: the request's own team triages it.
+    #[error("{} is for the triagers of the request's team", step.as_str())]
+    OtherTeam { step: StepKind },
     #[error("nothing changes")]
     Unchanged,
 }
@@ -296,8 +319,8 @@ fn allowed(rule: Allowed, actor: &Actor, request: &Request) -> bool {
     let submitter = actor.is(Some(&request.submitter));
     match rule {
         Allowed::Anyone => actor.user().is_some(),
-        Allowed::Triagers => actor.is_triager(),
-        Allowed::TriagersAndOwner => actor.is_triager() || owner,
+        Allowed::Triagers => actor.triages(request),
+        Allowed::TriagersAndOwner => actor.triages(request) || owner,
         Allowed::SubmitterAndOwner => submitter || owner,
         Allowed::Submitter => submitter,
         Allowed::Scheduler => *actor == Actor::Scheduler,
@@ -395,6 +418,9 @@ fn rule(event: &Event, request: &Request, actor: &Actor) -> Option<(Allowed, Opt
             vec![RefreshCard, ThreadNote, TellOwner],
         ),
         (Event::Reopen, Rejected | Closed) => (Allowed::Triagers, Some(Triaged), tell_both),
+        (Event::MoveTeam { .. }, s) if s.is_open() && s != Resolved => {
+            (Allowed::Triagers, None, vec![Effect::MoveCard, TellSubmitter])
+        }
         (Event::Revisit, Deferred) => (Allowed::Scheduler, Some(Triaged), tell_both),
         (Event::AutoClose, Resolved) => (
             Allowed::Scheduler,
@@ -420,6 +446,9 @@ fn judge(request: &Request, event: &Event, actor: &Actor) -> Result<Judged, Tran
         });
     };
     if !allowed(who, actor, request) {
+        if matches!(who, Allowed::Triagers | Allowed::TriagersAndOwner) && actor.triages_any() {
+            return Err(TransitionError::OtherTeam { step: event.kind() });
+        }
         return Err(TransitionError::Forbidden {
             step: event.kind(),
             allowed: who,
@@ -439,7 +468,8 @@ fn judge(request: &Request, event: &Event, actor: &Actor) -> Result<Judged, Tran
         Event::SetSeverity { to } | Event::Escalate { to, .. } => to.clone(),
         _ => request.severity.clone(),
     };
-    if to == request.state && owner == request.owner && severity == request.severity {
+    let moved = matches!(event, Event::MoveTeam { to, .. } if *to != request.team);
+    if to == request.state && owner == request.owner && severity == request.severity && !moved {
         return Err(TransitionError::Unchanged);
     }
     Ok(Judged {
@@ -496,6 +526,19 @@ pub fn transition(
             effects.push(Effect::PageOncall);
         }
     }
+    if let Event::MoveTeam { to, table } = event
+        && let (Some(old), Some(new)) = (policy.severity(&request.severity), table.get(request.severity.as_str()))
+    {
+        // The new team's SLA from the filing time: time used counts, paused
+        // time never does (as for a new severity).
+        let clock_stopped_at = request.sla_paused_at.unwrap_or(now);
+        after.deadlines = request
+            .deadlines
+            .for_new_severity(old, new, clock_stopped_at, &policy.calendar);
+        after.team = to.clone();
+        after.reminder_stage = 0;
+        after.sla_cycle += 1;
+    }
     if is_paused(after.state) && !is_paused(request.state) {
         after.sla_paused_at = Some(now);
     }
@@ -540,7 +583,7 @@ pub fn transition(
 pub fn card_steps(state: State) -> &'static [StepKind] {
     use StepKind as K;
     match state {
-        New => &[K::Take, K::Assign, K::SetSeverity, K::AskInfo, K::Reject],
+        New => &[K::Take, K::Assign, K::SetSeverity, K::AskInfo, K::Reject, K::MoveTeam],
         Triaged => &[
             K::Assign,
             K::SetSeverity,
@@ -549,10 +592,11 @@ pub fn card_steps(state: State) -> &'static [StepKind] {
             K::Defer,
             K::Reject,
             K::Resolve,
+            K::MoveTeam,
         ],
-        NeedsInfo => &[K::Assign, K::SetSeverity, K::Resume, K::Reject],
-        Accepted => &[K::Assign, K::SetSeverity, K::Defer, K::Resolve],
-        Deferred => &[K::Assign, K::SetSeverity, K::Resume],
+        NeedsInfo => &[K::Assign, K::SetSeverity, K::Resume, K::Reject, K::MoveTeam],
+        Accepted => &[K::Assign, K::SetSeverity, K::Defer, K::Resolve, K::MoveTeam],
+        Deferred => &[K::Assign, K::SetSeverity, K::Resume, K::MoveTeam],
         Resolved => &[K::Assign, K::SetSeverity],
         Rejected | Closed => &[K::Reopen],
     }

@@ -37,10 +37,10 @@ const TRACKED_IN: &str = "PROJ-7";
 
 fn actor(role: Role) -> Actor {
     match role {
-        Role::Triager => Actor::person(TRIAGER, true),
-        Role::Owner => Actor::person(OWNER, false),
-        Role::Submitter => Actor::person(SUBMITTER, false),
-        Role::Stranger => Actor::person(STRANGER, false),
+        Role::Triager => Actor::person(TRIAGER, vec!["default".into()]),
+        Role::Owner => Actor::person(OWNER, vec![]),
+        Role::Submitter => Actor::person(SUBMITTER, vec![]),
+        Role::Stranger => Actor::person(STRANGER, vec![]),
         Role::Scheduler => Actor::Scheduler,
         Role::Tracker => Actor::Tracker {
             tracker: Tracker::parse(TRACKED_IN).unwrap(),

@@ -44,7 +44,7 @@ pub async fn died(
         let refresh = OutboundMessage::card_update(
             number,
             DedupeKey::unreachable_owner_card(number, row.id),
-            render::card_update(&fresh, &ctx.settings.team(&fresh.team).severities),
+            render::card_update(&fresh, &ctx.settings.teams),
         );
         queue::enqueue(txn, refresh, now).await?;
     }

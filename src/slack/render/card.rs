@@ -9,14 +9,15 @@ use super::{
     summary_line,
 };
 use crate::domain::request::Request;
-use crate::domain::severity::Severities;
 use crate::domain::state::State;
+use crate::domain::team::Teams;
 use crate::domain::text::Tracker;
 use crate::domain::triage::card_steps;
 use crate::slack::action::Action;
 
-/// The request's card in the intake channel; later updated in place.
-pub fn intake_message(request: &Request, severities: &Severities) -> Value {
+/// The request's card in its team's channel; later updated in place.
+pub fn intake_message(request: &Request, teams: &Teams) -> Value {
+    let severities = &teams.of(&request.team).severities;
     let owner = super::owner_mention(request).unwrap_or_else(|| "–".to_string());
     let area = request.area.as_deref().map_or("–".to_string(), escape);
     let mut header = format!(
@@ -59,7 +60,7 @@ pub fn intake_message(request: &Request, severities: &Severities) -> Value {
     if let Some(link) = &request.link {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Link: <{}>", link_target(link.as_str()))}]}));
     }
-    blocks.push(controls(request, severities));
+    blocks.push(controls(request, teams));
     json!({
         "text": format!("{} from <@{}>: {}", summary_line(request, severities), request.submitter, request.state.label()),
         "blocks": blocks,
@@ -94,11 +95,14 @@ fn issue_label(url: &str) -> Option<String> {
 }
 
 /// The actions block (`block_id` `req:<n>`): only what the state allows.
-pub(crate) fn controls(request: &Request, severities: &Severities) -> Value {
+pub(crate) fn controls(request: &Request, teams: &Teams) -> Value {
     let n = request.number;
+    let severities = &teams.of(&request.team).severities;
     let elements: Vec<Value> = card_steps(request.state)
         .iter()
         .filter_map(|step| Action::for_step(*step))
+        // Moving needs somewhere to go.
+        .filter(|action| *action != Action::MoveTeam || teams.all().len() > 1)
         .map(|action| match action {
             Action::Take => button(action, "Take it", n, Some("primary")),
             Action::Assign => {
@@ -124,6 +128,17 @@ pub(crate) fn controls(request: &Request, severities: &Severities) -> Value {
                     select["initial_option"] = current;
                 }
                 select
+            }
+            Action::MoveTeam => {
+                let options: Vec<Value> = teams
+                    .all()
+                    .iter()
+                    .filter(|t| t.key != request.team)
+                    .take(100)
+                    .map(|t| json!({"text": plain(&t.name.chars().take(75).collect::<String>()), "value": t.key}))
+                    .collect();
+                json!({"type": "static_select", "action_id": action.id(),
+                       "placeholder": plain("Move to team…"), "options": options})
             }
             Action::AskInfo => button(action, "Ask for info", n, None),
             Action::Accept => button(action, "Accept", n, Some("primary")),

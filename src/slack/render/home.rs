@@ -10,6 +10,7 @@ use super::{escape, severity_label};
 use crate::domain::digest::Listing;
 use crate::domain::request::Request;
 use crate::domain::severity::Severities;
+use crate::domain::team::Teams;
 use crate::store::home::{COUNTED, Queue};
 
 /// Slack allows 100 blocks in a Home; the lists are capped well below.
@@ -48,7 +49,7 @@ fn section(text: String) -> Value {
 
 /// One queue list: a heading with its total, then each request with its
 /// controls.
-fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, severities: &Severities, workspace: Option<&str>) {
+fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, teams: &Teams, workspace: Option<&str>) {
     // Counted up to a cap (`store::home::COUNTED`): past it, "500+".
     let total = match listing.total >= COUNTED {
         true => format!("{COUNTED}+"),
@@ -59,8 +60,8 @@ fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, severities: &
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "None."}]}));
     }
     for request in &listing.shown {
-        blocks.push(section(line(request, severities, workspace)));
-        blocks.push(controls(request, severities));
+        blocks.push(section(line(request, &teams.of(&request.team).severities, workspace)));
+        blocks.push(controls(request, teams));
     }
     let more = listing.total.saturating_sub(listing.shown.len() as u64);
     if more > 0 {
@@ -74,13 +75,13 @@ fn listed(blocks: &mut Vec<Value>, title: &str, listing: &Listing, severities: &
 }
 
 /// The Home view for `views.publish`.
-pub fn home(mine: &[Request], queue: Option<&Queue>, severities: &Severities, workspace: Option<&str>) -> Value {
+pub fn home(mine: &[Request], queue: Option<&Queue>, teams: &Teams, workspace: Option<&str>) -> Value {
     let mut blocks = vec![header("My requests")];
     if mine.is_empty() {
         blocks.push(section("You have no open requests. `/request` files one.".to_string()));
     }
     for request in mine {
-        blocks.push(section(line(request, severities, workspace)));
+        blocks.push(section(line(request, &teams.of(&request.team).severities, workspace)));
     }
     if let Some(queue) = queue {
         blocks.push(json!({"type": "divider"}));
@@ -89,12 +90,12 @@ pub fn home(mine: &[Request], queue: Option<&Queue>, severities: &Severities, wo
             &mut blocks,
             "Untriaged, oldest first",
             &queue.untriaged,
-            severities,
+            teams,
             workspace,
         );
-        listed(&mut blocks, "At risk", &queue.at_risk, severities, workspace);
-        listed(&mut blocks, "Breached", &queue.breached, severities, workspace);
-        listed(&mut blocks, "Mine", &queue.owned, severities, workspace);
+        listed(&mut blocks, "At risk", &queue.at_risk, teams, workspace);
+        listed(&mut blocks, "Breached", &queue.breached, teams, workspace);
+        listed(&mut blocks, "Mine", &queue.owned, teams, workspace);
     }
     blocks.truncate(MAX_BLOCKS);
     json!({"type": "home", "blocks": blocks})

@@ -32,7 +32,7 @@ pub const INTAKE_LINK: &str = "<intake:link>";
 /// Placeholders contain `<`, which escaped user text never does, so nobody
 /// can type one into a title.
 pub const INTAKE_CHANNEL: &str = "<intake:channel>";
-pub const INTAKE_TS: &str = "<intake:ts>";
+pub use crate::outbox::INTAKE_TS;
 /// Filled by the dispatcher with the submitter's receipt DM: a DM that
 /// belongs in the request's conversation with its submitter goes to the
 /// receipt's conversation, in its thread (see [`fill_receipt_thread`]).
@@ -803,16 +803,36 @@ pub(crate) fn owner_mention(request: &Request) -> Option<String> {
 }
 
 /// The intake message, posted to the intake channel.
-pub fn intake_post(request: &Request, severities: &Severities, channel: &str) -> Value {
-    let mut card = intake_message(request, severities);
-    card["channel"] = json!(channel);
+/// The card posted to its team's channel.
+pub fn intake_post(request: &Request, teams: &Teams) -> Value {
+    let mut card = intake_message(request, teams);
+    card["channel"] = json!(teams.of(&request.team).channel);
     card
+}
+
+/// A moved request's old card (at `channel`, `ts`): where it went, by
+/// whom, and no controls (they live on the new card).
+pub fn moved_card(request: &Request, to: &Team, by: &str, (channel, ts): (&str, &str)) -> Value {
+    let text = format!(
+        "*{} {}* was moved to *{}* by <@{by}>: follow it in {}.",
+        request.number,
+        escape(request.title.as_str()),
+        escape(&to.name),
+        channel_mention(&to.channel),
+    );
+    json!({
+        "channel": channel,
+        "ts": ts,
+        "text": format!("{} was moved to {}", request.number, escape(&to.name)),
+        "blocks": [mrkdwn_section(text)],
+        "unfurl_links": false,
+    })
 }
 
 /// The card re-rendered for `chat.update` of the request's intake message
 /// (addressed through the placeholders the dispatcher fills).
-pub fn card_update(request: &Request, severities: &Severities) -> Value {
-    let mut card = intake_message(request, severities);
+pub fn card_update(request: &Request, teams: &Teams) -> Value {
+    let mut card = intake_message(request, teams);
     card["channel"] = json!(INTAKE_CHANNEL);
     card["ts"] = json!(INTAKE_TS);
     card

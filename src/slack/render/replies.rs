@@ -58,6 +58,10 @@ pub fn not_involved(number: RequestNumber) -> String {
     )
 }
 
+pub fn pick_team() -> String {
+    "Pick the team to move it to from the list.".into()
+}
+
 pub fn queue_is_for_triagers() -> String {
     "Only triagers see the whole queue. `/request list` shows your own requests.".into()
 }

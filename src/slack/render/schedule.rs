@@ -11,6 +11,7 @@ use crate::domain::request::Request;
 use crate::domain::severity::Severities;
 use crate::domain::sla::{self, BusinessCalendar, ClockKind};
 use crate::domain::state::State;
+use crate::domain::team::{Team, Teams};
 
 /// Slack allows 50 blocks per message; the digest stays well inside.
 const MAX_BLOCKS: usize = 45;
@@ -60,16 +61,57 @@ pub fn reminder(
     )
 }
 
+/// The digest of several teams: one line each (open, breached, median
+/// time to triage over the last 30 days).
+pub fn teams_digest(teams: &[(&Team, DigestSummary)], channel: &str, since: DateTime<Utc>, at: DateTime<Utc>) -> Value {
+    let mut text = String::new();
+    for (team, summary) in teams {
+        let open: i64 = summary.open.iter().map(|(_, _, count)| count).sum();
+        let median = summary
+            .median_time_to_triage
+            .map_or("–".to_string(), |d| time_left(d, ClockKind::Wall));
+        text.push_str(&format!(
+            "• *{}* ({}): {open} open, {} breached, median time to triage {median}\n",
+            escape(&team.name),
+            super::channel_mention(&team.channel),
+            summary.breached.total,
+        ));
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": plain("Intake digest: every team")}),
+        mrkdwn_section(format!("Since {}, as of {}:", slack_date(since), slack_date(at))),
+    ];
+    // A section holds 3,000 characters: many teams take several.
+    let mut chunk = String::new();
+    for line in text.lines() {
+        if chunk.len() + line.len() + 1 > super::SECTION_TEXT_MAX {
+            blocks.push(mrkdwn_section(std::mem::take(&mut chunk)));
+        }
+        chunk.push_str(line);
+        chunk.push('\n');
+    }
+    if !chunk.is_empty() {
+        blocks.push(mrkdwn_section(chunk));
+    }
+    blocks.truncate(MAX_BLOCKS);
+    json!({
+        "channel": channel,
+        "text": format!("Intake digest: {} teams", teams.len()),
+        "blocks": blocks,
+        "unfurl_links": false,
+    })
+}
+
 /// A reminder or breach notice outside the card's thread (the owner's DM,
 /// the escalation channel): with a link to the card and its controls, so
 /// whoever reads it can act there and then.
-pub fn reminder_post(channel: &str, text: &str, request: &Request, severities: &Severities) -> Value {
+pub fn reminder_post(channel: &str, text: &str, request: &Request, teams: &Teams) -> Value {
     json!({
         "channel": channel,
         "text": text,
         "blocks": [
             mrkdwn_section(format!("{text}\n{}", super::INTAKE_LINK)),
-            super::card::controls(request, severities),
+            super::card::controls(request, teams),
         ],
         "unfurl_links": false,
     })
@@ -140,11 +182,13 @@ fn attainment((met, counted): (u64, u64)) -> String {
 pub fn digest(
     summary: &DigestSummary,
     severities: &Severities,
+    title: &str,
     channel: &str,
     since: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> Value {
-    let mut blocks = vec![json!({"type": "header", "text": plain("Product intake digest")})];
+    let title: String = title.chars().take(150).collect();
+    let mut blocks = vec![json!({"type": "header", "text": plain(&title)})];
     blocks.push(mrkdwn_section(format!(
         "Since {}: *{}* new, *{}* resolved, *{}* closed.",
         slack_date(since),
@@ -198,7 +242,7 @@ pub fn digest(
     blocks.truncate(MAX_BLOCKS);
     json!({
         "channel": channel,
-        "text": format!("Product intake digest: {} new, {} breached, {} at risk", summary.new_since.total, summary.breached.total, summary.at_risk.total),
+        "text": format!("{}: {} new, {} breached, {} at risk", escape(&title), summary.new_since.total, summary.breached.total, summary.at_risk.total),
         "blocks": blocks,
         "unfurl_links": false,
     })

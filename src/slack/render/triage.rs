@@ -9,6 +9,7 @@ use super::{button, escape, mrkdwn_section, plain, slack_date, tracker_link};
 use crate::domain::request::{Request, RequestNumber};
 use crate::domain::severity::Severities;
 use crate::domain::state::State;
+use crate::domain::team::Team;
 use crate::domain::triage::{Actor, Allowed, Event, StepKind, TransitionError};
 use crate::slack::action::{Action, Modal, StepForm};
 use crate::slack::api::Unreachable;
@@ -155,6 +156,7 @@ pub fn thread_note(event: &Event, actor: &Actor, after: &Request, severities: &S
         Event::Reopen => format!("Reopened by {by}."),
         Event::Revisit => "The revisit date arrived; back in the triage queue.".to_string(),
         Event::AutoClose => "Closed: no answer from the submitter after the resolution.".to_string(),
+        Event::MoveTeam { to, .. } => format!("{by} moved it to team {}.", escape(to)),
     }
 }
 
@@ -185,13 +187,9 @@ fn dm(channel: &str, text: String, extra: Option<Value>) -> Value {
 }
 
 /// The submitter's DM after a step: what happened and what happens next.
-pub fn submitter_dm(
-    event: &Event,
-    actor: &Actor,
-    after: &Request,
-    severities: &Severities,
-    office_hours: &str,
-) -> Value {
+pub fn submitter_dm(event: &Event, actor: &Actor, after: &Request, team: &Team) -> Value {
+    let severities = &team.severities;
+    let office_hours = &team.office_hours;
     let subject = format!("{} {}", after.number, escape(after.title.as_str()));
     let by = who(actor);
     let n = after.number;
@@ -298,6 +296,20 @@ pub fn submitter_dm(
             None,
         ),
         Event::AddInfo { .. } => (format!("*{subject}* is now {}.", after.state.label()), None),
+        Event::MoveTeam { .. } => (
+            format!(
+                "{by} moved your request *{subject}* to *{}*, the team that owns it: follow it in {}. Triage due {}, resolution due {}.{}",
+                escape(&team.name),
+                super::channel_mention(&team.channel),
+                slack_date(after.deadlines.response_due),
+                slack_date(after.deadlines.resolution_due),
+                match office_hours.is_empty() {
+                    true => String::new(),
+                    false => format!(" Office hours: {}.", escape(office_hours)),
+                }
+            ),
+            None,
+        ),
     };
     let dm = dm(&after.submitter, text, extra);
     // A question or a rejection invites an answer: it goes in the receipt's
@@ -356,6 +368,7 @@ pub fn step_phrase(step: StepKind, object: &str) -> String {
         StepKind::Reopen => format!("reopen {object}"),
         StepKind::Revisit => format!("bring back {object}"),
         StepKind::AutoClose => format!("close {object}"),
+        StepKind::MoveTeam => format!("move {object} to another team"),
     }
 }
 
@@ -422,9 +435,14 @@ pub fn previous_owner_dm(actor: &Actor, after: &Request, previous: &str) -> Valu
 }
 
 /// Why a step was refused, for the person who tried it.
-pub fn refusal(request: &Request, error: &TransitionError) -> String {
+pub fn refusal(request: &Request, error: &TransitionError, team: &Team) -> String {
     let n = request.number;
     match error {
+        TransitionError::OtherTeam { .. } => format!(
+            "{n} belongs to {}; ask in {}.",
+            escape(&team.name),
+            super::channel_mention(&team.channel)
+        ),
         TransitionError::AlreadyOwned { owner } => format!("{n} is already owned by <@{owner}>."),
         TransitionError::NotNow { step, state } => format!(
             "{n} is {} now, so you cannot {} (the message you clicked was out of date).",
