@@ -243,6 +243,7 @@ pub async fn apply_change(
         .col_expr(request::Column::Owner, after.owner.clone().into())
         .col_expr(request::Column::OwnerUnreachable, after.owner_unreachable.into())
         .col_expr(request::Column::Severity, after.severity.as_str().into())
+        .col_expr(request::Column::Team, after.team.as_str().into())
         .col_expr(request::Column::ResponseDueAt, after.deadlines.response_due.into())
         .col_expr(request::Column::ResolutionDueAt, after.deadlines.resolution_due.into())
         .col_expr(

@@ -53,7 +53,7 @@ pub fn click_body(action: &str, number: i64, user: &str, choice: Option<&str>, c
             clicked = json!({"action_id": action, "block_id": format!("req:{number}"), "type": "users_select",
                              "selected_user": user, "action_ts": "1732528900.000100"});
         }
-        ("set_severity", Some(value)) => {
+        ("set_severity" | "move_team", Some(value)) => {
             clicked = json!({"action_id": action, "block_id": format!("req:{number}"), "type": "static_select",
                              "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
                              "action_ts": "1732528900.000100"});

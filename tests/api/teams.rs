@@ -229,3 +229,210 @@ async fn without_teams_requests_belong_to_the_default_team() {
         .expect("stored");
     assert_eq!(stored.team, "default");
 }
+
+/// Request #1 filed in Payments' area Checkout (High), its messages sent.
+async fn filed_for_payments() -> (TestApp, FakeSlack, TestDb) {
+    let (app, slack, db) = spawn_app_with(two_teams).await;
+    let form = Form {
+        area: Some("Checkout".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    app.settle().await;
+    (app, slack, db)
+}
+
+#[tokio::test]
+async fn a_triager_of_another_team_is_told_whose_request_it_is() {
+    let (app, slack, _db) = filed_for_payments().await;
+    // TRIAGER triages Core, not Payments.
+    assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
+    app.settle().await;
+    let told = slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(told[0].str("user").as_deref(), Some(TRIAGER));
+    let text = told[0].str("text").unwrap_or_default();
+    assert!(text.contains("#1 belongs to Payments; ask in <#C0PAYMENT1>."), "{text}");
+    assert!(app.request_no(1).await.owner.is_none(), "nothing changed");
+
+    // Payments' own triager may.
+    assert_eq!(app.click("take", 1, PAYMENTS_TRIAGER).await.status, 200);
+    app.settle().await;
+    assert_eq!(app.request_no(1).await.owner.as_deref(), Some(PAYMENTS_TRIAGER));
+}
+
+#[tokio::test]
+async fn a_request_moved_to_another_team_follows_its_rules_and_everyone_is_told() {
+    let (app, slack, _db) = filed_for_payments().await;
+    let filed = app.request_no(1).await;
+    let old_card = requests::intake_message(app.db(), RequestNumber(1))
+        .await
+        .unwrap()
+        .expect("card");
+    let old_card_ts = old_card.ts;
+    // Core's card offers Payments' select and vice versa.
+    let card = shown(&slack.posts_to(PAYMENTS_CHANNEL)[0]);
+    assert!(
+        card.contains("Move to team…") && card.contains("\"value\":\"core\""),
+        "{card}"
+    );
+
+    // A triager of another team may not move it; Payments' triager may.
+    assert_eq!(app.click_with("move_team", 1, TRIAGER, Some("core")).await.status, 200);
+    app.settle().await;
+    assert_eq!(app.request_no(1).await.team, "payments");
+    assert_eq!(
+        app.click_with("move_team", 1, PAYMENTS_TRIAGER, Some("core"))
+            .await
+            .status,
+        200
+    );
+    app.settle().await;
+
+    let moved = app.request_no(1).await;
+    assert_eq!(moved.team, "core");
+    // High is the same in both tables, so the deadlines stay where they were
+    // (time used kept); the new card is in Core's channel.
+    assert_eq!(moved.deadlines, filed.deadlines);
+    let core_cards = posts_in(&slack, CORE_CHANNEL);
+    assert_eq!(core_cards.len(), 1, "the card is posted in Core's channel");
+    assert!(core_cards[0].contains("#1 Invoices render blank"), "{}", core_cards[0]);
+    let message = requests::intake_message(app.db(), RequestNumber(1))
+        .await
+        .unwrap()
+        .expect("new address");
+    assert_eq!(
+        message.channel, CORE_CHANNEL,
+        "reactions and refreshes follow the new card"
+    );
+
+    let updates = slack.calls_to("chat.update");
+    let old = updates
+        .iter()
+        .rfind(|u| u.str("ts").as_deref() == Some(old_card_ts.as_str()))
+        .expect("the old card is updated");
+    assert_eq!(old.str("channel").as_deref(), Some(PAYMENTS_CHANNEL));
+    let old = shown(old);
+    assert!(
+        old.contains("was moved to *Core* by <@U0PAYTRIA1>: follow it in <#C0CORE0001>"),
+        "{old}"
+    );
+    assert!(!old.contains("\"actions\""), "no controls left on the old card: {old}");
+
+    let dms = posts_in(&slack, SUBMITTER);
+    let told = dms.last().expect("the submitter is told");
+    assert!(
+        told.contains("moved your request *#1 Invoices render blank* to *Core*") && told.contains("<#C0CORE0001>"),
+        "{told}"
+    );
+
+    // Now Core triages it.
+    assert_eq!(app.click("take", 1, TRIAGER).await.status, 200);
+    app.settle().await;
+    assert_eq!(app.request_no(1).await.owner.as_deref(), Some(TRIAGER));
+}
+
+#[tokio::test]
+async fn moving_a_critical_request_puts_it_under_the_new_teams_sla_from_filing() {
+    let (app, slack, _db) = spawn_app_with(two_teams).await;
+    // Filed in Core's area: Critical answers in 30 minutes there.
+    let form = Form {
+        area: Some("Search".into()),
+        severity: Some("sev1".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&form).await.status, 200);
+    app.settle().await;
+    let filed = app.request_no(1).await;
+    assert_eq!(
+        app.click_with("move_team", 1, TRIAGER, Some("payments")).await.status,
+        200
+    );
+    app.settle().await;
+    let moved = app.request_no(1).await;
+    let told: Vec<String> = slack.calls_to("chat.postEphemeral").iter().map(shown).collect();
+    assert_eq!(moved.team, "payments", "{told:?}");
+    // Payments answers Critical in 10 minutes, counted from the filing.
+    let shortened = (filed.deadlines.response_due - moved.deadlines.response_due).num_seconds();
+    assert!(
+        (20 * 60 - 5..=20 * 60).contains(&shortened),
+        "20 minutes sooner, less the seconds between filing and the move: {shortened}s"
+    );
+    assert_eq!(posts_in(&slack, PAYMENTS_CHANNEL).len(), 1);
+}
+
+#[tokio::test]
+async fn app_home_shows_a_triager_the_queue_of_their_own_teams() {
+    let (app, slack, _db) = filed_for_payments().await;
+    let search = Form {
+        area: Some("Search".into()),
+        title: Some("Search is slow".into()),
+        ..Form::default()
+    };
+    assert_eq!(app.submit(&search).await.status, 200);
+    app.settle().await;
+    let home_of = |user: &str| {
+        let calls = slack.calls_to("views.publish");
+        let last = calls
+            .iter()
+            .rev()
+            .find(|c| c.str("user_id").as_deref() == Some(user))
+            .expect("a published Home");
+        last.params["view"].to_string()
+    };
+    assert_eq!(app.open_home(TRIAGER).await.status, 200);
+    app.settle().await;
+    let core = home_of(TRIAGER);
+    assert!(
+        core.contains("Search is slow") && !core.contains("Invoices render blank"),
+        "{core}"
+    );
+    assert_eq!(app.open_home(PAYMENTS_TRIAGER).await.status, 200);
+    app.settle().await;
+    let payments = home_of(PAYMENTS_TRIAGER);
+    assert!(
+        payments.contains("Invoices render blank") && !payments.contains("Search is slow"),
+        "{payments}"
+    );
+}
+
+#[tokio::test]
+async fn each_team_gets_its_digest_and_the_digest_channel_a_line_per_team() {
+    const PAYMENTS_DIGEST: &str = "C0PAYDIGE1";
+    let (app, slack, _db) = spawn_app_with(|config| {
+        two_teams(config);
+        config.teams[1].digest_channel = PAYMENTS_DIGEST.into();
+        config.channels.digest = "C0DIGEST01".into();
+    })
+    .await;
+    for area in ["Checkout", "Billing", "Search"] {
+        let form = Form {
+            area: Some(area.into()),
+            ..Form::default()
+        };
+        assert_eq!(app.submit(&form).await.status, 200);
+    }
+    app.settle().await;
+    let messages = intake::service::scheduled::manual_digest(app.context(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let channels: Vec<&str> = messages
+        .iter()
+        .map(|m| m.payload["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, [PAYMENTS_DIGEST, "C0DIGEST01"], "Core has no digest channel");
+    let payments = messages[0].payload.to_string();
+    assert!(
+        payments.contains("Payments intake digest") && payments.contains("*2* new"),
+        "{payments}"
+    );
+    let global = messages[1].payload.to_string();
+    assert!(
+        global.contains("*Core* (<#C0CORE0001>): 1 open, 0 breached, median time to triage –"),
+        "{global}"
+    );
+    assert!(
+        global.contains("*Payments* (<#C0PAYMENT1>): 2 open, 0 breached"),
+        "{global}"
+    );
+    let _ = slack;
+}
