@@ -88,6 +88,27 @@ fn is_slack_id(value: &str, prefixes: &[char]) -> bool {
         && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
+/// A list of areas as the form offers them: at most 100 (a Slack select's
+/// options), each 1 to 75 characters, none twice.
+fn check_areas(key: &str, areas: &[String]) -> Result<(), ConfigError> {
+    if areas.len() > 100 {
+        return Err(invalid(key, "at most 100 areas fit in a Slack select"));
+    }
+    for (i, area) in areas.iter().enumerate() {
+        let chars = area.trim().chars().count();
+        if chars == 0 || chars > 75 {
+            return Err(invalid(
+                format!("{key}[{i}]"),
+                format!("{area:?} must be 1 to 75 characters"),
+            ));
+        }
+        if areas[..i].iter().any(|a| a.trim() == area.trim()) {
+            return Err(invalid(format!("{key}[{i}]"), format!("{area:?} appears twice")));
+        }
+    }
+    Ok(())
+}
+
 fn slack_id(key: &str, value: &str, prefixes: &[char], what: &str) -> Result<String, ConfigError> {
     let value = value.trim();
     if is_slack_id(value, prefixes) {
@@ -384,21 +405,7 @@ impl Settings {
                 ),
             ));
         }
-        if raw.intake.areas.len() > 100 {
-            return Err(invalid("intake.areas", "at most 100 areas fit in a Slack select"));
-        }
-        for (i, area) in raw.intake.areas.iter().enumerate() {
-            let chars = area.trim().chars().count();
-            if chars == 0 || chars > 75 {
-                return Err(invalid(
-                    format!("intake.areas[{i}]"),
-                    format!("{area:?} must be 1 to 75 characters"),
-                ));
-            }
-            if raw.intake.areas[..i].iter().any(|a| a.trim() == area.trim()) {
-                return Err(invalid(format!("intake.areas[{i}]"), format!("{area:?} appears twice")));
-            }
-        }
+        check_areas("intake.areas", &raw.intake.areas)?;
         let json_logs = match raw.log.format.as_str() {
             "human" => false,
             "json" => true,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::file::{RawConfig, RawSeverity, RawTeam};
-use super::{ChannelRef, ConfigError, invalid, optional_id, severities, slack_id};
+use super::{ChannelRef, ConfigError, check_areas, invalid, optional_id, severities, slack_id};
 use crate::domain::severity::Severities;
 use crate::domain::team::{Team, Teams};
 
@@ -88,6 +88,7 @@ fn team(i: usize, raw: &RawTeam, global: &[RawSeverity]) -> Result<Team, ConfigE
     if raw.channel.trim().is_empty() {
         return Err(invalid(at("channel"), "is required: the team's intake channel"));
     }
+    check_areas(&at("areas"), &raw.areas)?;
     let channel = |field: &str, value: &str| -> Result<Option<String>, ConfigError> {
         match value.trim() {
             "" => Ok(None),
@@ -255,6 +256,13 @@ mod tests {
         assert!(
             unknown.contains("teams[0].severities[0].key") && unknown.contains("sev9"),
             "{unknown}"
+        );
+        let many: Vec<String> = (0..101).map(|i| format!("Area {i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let too_many = error(vec![team("core", "#a", &many)]);
+        assert!(
+            too_many.contains("teams[0].areas") && too_many.contains("100"),
+            "{too_many}"
         );
         let same_key = error(vec![team("core", "#a", &[]), team("core", "#b", &[])]);
         assert!(same_key.contains("teams[1].key"), "{same_key}");

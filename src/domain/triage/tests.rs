@@ -109,6 +109,10 @@ fn events() -> Vec<Event> {
         Event::Reopen,
         Event::Revisit,
         Event::AutoClose,
+        Event::MoveTeam {
+            to: "payments".into(),
+            table: Policy::sample().severities,
+        },
     ]
 }
 
@@ -135,6 +139,7 @@ fn expected(state: State, event: &Event, role: Role) -> Option<State> {
         (Event::Reopen, Rejected | Closed) if role == Triager => Some(Triaged),
         (Event::Revisit, Deferred) if role == Scheduler => Some(Triaged),
         (Event::AutoClose, Resolved) if role == Scheduler => Some(Closed),
+        (Event::MoveTeam { .. }, s) if s.is_open() && s != Resolved && role == Triager => Some(s),
         _ => None,
     }
 }
@@ -155,7 +160,7 @@ fn every_state_event_and_role_follows_the_table() {
             }
         }
     }
-    assert_eq!(checked, 8 * 15 * 6);
+    assert_eq!(checked, 8 * 16 * 6);
 }
 
 #[test]
@@ -295,7 +300,8 @@ fn every_outcome_tells_the_submitter_or_the_owner() {
         for event in events() {
             for role in ROLES {
                 if let Ok(t) = step(&request(state), &event, &actor(role)) {
-                    assert!(t.effects.contains(&Effect::RefreshCard), "{state} {}", event.name());
+                    let card = t.effects.contains(&Effect::RefreshCard) || t.effects.contains(&Effect::MoveCard);
+                    assert!(card, "{state} {}", event.name());
                     assert!(
                         t.effects.contains(&Effect::TellSubmitter) || t.effects.contains(&Effect::TellOwner),
                         "{state} {} tells nobody",
@@ -379,7 +385,11 @@ fn roomy_policy() -> Policy {
 }
 
 fn severity_events() -> Vec<Event> {
-    let mut all = events();
+    // A move changes the SLA table, not the severity (tested on its own).
+    let mut all: Vec<Event> = events()
+        .into_iter()
+        .filter(|e| !matches!(e, Event::MoveTeam { .. }))
+        .collect();
     for key in ["sev1", "sev2", "sev3", "sev4"] {
         let to = SeverityKey::new(key).unwrap();
         all.push(Event::SetSeverity { to: to.clone() });
@@ -514,5 +524,57 @@ fn escalating_after_three_weeks_waiting_for_info_is_not_a_breach() {
         raised.after.deadlines.resolution_due > three_weeks,
         "due {} although only an hour of SLA time was used",
         raised.after.deadlines.resolution_due
+    );
+}
+
+#[test]
+fn a_move_takes_the_new_teams_sla_from_filing_and_other_teams_are_refused() {
+    let mut table = Policy::sample().severities;
+    // Payments answers Medium in half the time.
+    let mut medium: Vec<Severity> = table.iter().cloned().collect();
+    for severity in &mut medium {
+        if severity.key.as_str() == "sev3" {
+            severity.response = crate::domain::sla::SlaSpan::Hours(4);
+        }
+    }
+    table = Severities::new(medium).unwrap();
+    let calendar = Policy::sample().calendar;
+    let old = Policy::sample().severities.get("sev3").unwrap().clone();
+    let filed = Request {
+        owner: None,
+        deadlines: SlaDeadlines::for_severity(&old, filed_at(), &calendar),
+        ..request(State::New)
+    };
+    let expected = SlaDeadlines::for_severity(table.get("sev3").unwrap(), filed_at(), &calendar);
+    let event = Event::MoveTeam {
+        to: "payments".into(),
+        table,
+    };
+    let moved = step(&filed, &event, &actor(Role::Triager)).unwrap();
+    assert_eq!(moved.after.team, "payments");
+    assert_eq!(moved.to(), State::New);
+    assert_eq!(moved.effects, [Effect::MoveCard, Effect::TellSubmitter]);
+    assert_eq!(
+        moved.after.deadlines, expected,
+        "the new team's SLA, counted from the filing"
+    );
+    assert!(moved.after.deadlines.response_due < filed.deadlines.response_due);
+    assert_eq!(moved.after.reminder_stage, 0);
+
+    // Moving it where it is changes nothing.
+    let again = Event::MoveTeam {
+        to: "payments".into(),
+        table: Policy::sample().severities,
+    };
+    let both = Actor::person(TRIAGER, vec!["default".into(), "payments".into()]);
+    assert_eq!(
+        step(&moved.after, &again, &both).unwrap_err(),
+        TransitionError::Unchanged
+    );
+    // A triager of Core only (the request is Payments' now) is told whose it is.
+    let core = Actor::person(TRIAGER, vec!["default".into()]);
+    assert_eq!(
+        step(&moved.after, &Event::Take, &core).unwrap_err(),
+        TransitionError::OtherTeam { step: StepKind::Take }
     );
 }
