@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use intake_bench::load::generator::{self, BodyFn, HttpClient, Load, Outcome};
 use intake_bench::load::intake_proc::Intake;
 use intake_bench::load::report::{self, Row};
+use intake_bench::load::socket::SocketServer;
 use intake_bench::load::{bodies, floor};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use testkit::FakeSlack;
@@ -163,7 +164,7 @@ impl Bench {
 async fn slash_commands(bench: &mut Bench) -> Vec<Row> {
     let runs = bench
         .case(
-            "`/request` slash command",
+            report::COMMANDS,
             "/slack/commands",
             FORM,
             bodies::slash_command(),
@@ -242,14 +243,7 @@ async fn known_reactions(bench: &mut Bench) -> Vec<Row> {
     let updates_before = bench.fake.counts().update.load(Relaxed);
     let body = bodies::reaction(INTAKE_CHANNEL, &ts, "+1", true);
     let runs = bench
-        .case(
-            "reaction, known request (+1)",
-            "/slack/events",
-            JSON,
-            body,
-            &[16, 64],
-            true,
-        )
+        .case(report::KNOWN_REACTION, "/slack/events", JSON, body, &[16, 64], true)
         .await;
     let rows: Vec<Row> = runs.into_iter().map(|(row, _)| row).collect();
     let (sent, ok): (u64, u64) = rows
@@ -353,6 +347,46 @@ async fn submissions(bench: &mut Bench, case: &'static str, database: &str) -> V
     vec![row]
 }
 
+/// f. `/request` over Socket Mode: the same commands as (a), acked through
+/// one WebSocket by a second intake (transport `socket`, its own SQLite
+/// file), side by side with the HTTP intake at each concurrency. Every ack
+/// must have opened exactly one view.
+async fn socket_commands(bench: &mut Bench) -> Vec<Row> {
+    let server = SocketServer::start().await;
+    bench.fake.set_socket_url(&server.url());
+    let over_socket = Intake::start_socket(&bench.client, SECRET, &bench.fake.api_url(), INTAKE_CHANNEL).await;
+    let connected = server.connected().await;
+    bench.check(connected, "socket mode: intake did not connect within 30 s".to_owned());
+    let sample = testkit::sample_json("socket-mode/slash_commands.json");
+    let http = bench.load(&bench.intake.base, "/slack/commands", FORM, &bodies::slash_command());
+    let mut rows = Vec::new();
+    for &concurrency in &CONCURRENCIES {
+        eprintln!("running: /request over Socket Mode vs HTTP, c={concurrency}");
+        let over_http = bench.drive(&http, concurrency).await;
+        let before = bench.fake.counts().views_open.load(Relaxed);
+        let socket = match connected {
+            true => server.run(&sample, concurrency, bench.duration).await,
+            false => generator::Outcome::default(),
+        };
+        let opened = bench.fake.counts().views_open.load(Relaxed) - before;
+        bench.check(
+            opened == socket.ok,
+            format!(
+                "socket mode, c={concurrency}: {opened} views opened for {} acks",
+                socket.ok
+            ),
+        );
+        rows.push(Row {
+            case: report::SOCKET,
+            concurrency,
+            floor: Some(over_http),
+            intake: socket,
+        });
+    }
+    over_socket.stop();
+    rows
+}
+
 /// How many messages the drain case queues.
 const DRAIN_MESSAGES: u64 = 20_000;
 const DRAIN_CHANNEL: &str = "C0DRAIN01";
@@ -436,6 +470,13 @@ fn print_report(bench: &Bench, rows: &[Row], cold_start: Duration, idle_rss: Opt
     for note in &bench.notes {
         println!("- {note}");
     }
+    let process = report::Process {
+        cold_start_ms: cold_start.as_secs_f64() * 1e3,
+        idle_rss_mib: idle_rss,
+        peak_rss_mib: peak_rss,
+    };
+    println!("\n### Against issue 18's targets (this run)\n");
+    println!("{}", report::targets(rows, &process));
     match bench.failures.as_slice() {
         [] => println!("- correctness checks: all passed"),
         failures => println!("- correctness checks FAILED: {}", failures.join("; ")),
@@ -443,7 +484,7 @@ fn print_report(bench: &Bench, rows: &[Row], cold_start: Duration, idle_rss: Opt
 }
 
 /// The cases to run: all, or those named by `--only a,b`
-/// (commands, unknown, known, submissions).
+/// (commands, unknown, known, submissions, socket, drain).
 fn wanted() -> impl Fn(&str) -> bool {
     let args: Vec<String> = std::env::args().collect();
     let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").map(|i| {
@@ -517,8 +558,11 @@ async fn main() {
         rows.extend(known_reactions(&mut bench).await);
     }
     if wanted("submissions") {
-        let case = "`view_submission` (/request modal), SQLite";
+        let case = report::SUBMISSIONS_SQLITE;
         rows.extend(submissions(&mut bench, case, "SQLite").await);
+    }
+    if wanted("socket") {
+        rows.extend(socket_commands(&mut bench).await);
     }
     if wanted("drain") {
         outbox_drain(&mut bench).await;
@@ -532,7 +576,7 @@ async fn main() {
         bench.store = sea_orm::Database::connect(bench.intake.database.as_str())
             .await
             .expect("open intake's PostgreSQL database for reading");
-        let case = "`view_submission` (/request modal), PostgreSQL";
+        let case = report::SUBMISSIONS_POSTGRES;
         rows.extend(submissions(&mut bench, case, "PostgreSQL").await);
         postgres = Some((admin, name));
     }

@@ -312,12 +312,12 @@ async fn main() {
         ms(tick_max)
     );
     println!(
-        "| daily digest figures (`store::digest::gather`) | {} | {} | < 1000 |",
+        "| daily digest figures (`store::digest::gather`) | {} | {} | < 500 |",
         ms(digest_median),
         ms(digest_max)
     );
     println!(
-        "| `/request list` for one submitter | {} | {} | < 10 |",
+        "| `/request list` for one submitter | {} | {} | < 5 (max) |",
         ms(list_median),
         ms(list_max)
     );

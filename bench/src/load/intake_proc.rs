@@ -36,6 +36,8 @@ struct Launch {
     secret: String,
     slack_api_url: String,
     intake_channel: String,
+    /// More environment (Socket Mode's app token and transport).
+    extra: Vec<(String, String)>,
 }
 
 /// `target/release/intake`, beside the running bench binary.
@@ -73,6 +75,7 @@ fn spawn_child(launch: &Launch, database: &str, bind: &str, log: &std::path::Pat
         // The fake Slack has no rate limits to respect: measure the dispatcher.
         .env("INTAKE__OUTBOX__POSTS_PER_CHANNEL_PER_SEC", "0")
         .env("INTAKE__SCHEDULE__DIGEST", "0 0 9 * * * 2099")
+        .envs(launch.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -103,6 +106,24 @@ impl Intake {
             secret: secret.to_owned(),
             slack_api_url: slack_api_url.to_owned(),
             intake_channel: intake_channel.to_owned(),
+            extra: Vec::new(),
+        };
+        Self::launch(client, dir, database, settings).await
+    }
+
+    /// [`Intake::start`] receiving Slack over Socket Mode (the fake Web
+    /// API's `apps.connections.open` says where), on a fresh SQLite file.
+    pub async fn start_socket(client: &HttpClient, secret: &str, slack_api_url: &str, intake_channel: &str) -> Intake {
+        let dir = tempfile::tempdir().expect("a temp dir for the SQLite file and the log");
+        let database = format!("sqlite://{}?mode=rwc", dir.path().join("intake.db").display());
+        let settings = Launch {
+            secret: secret.to_owned(),
+            slack_api_url: slack_api_url.to_owned(),
+            intake_channel: intake_channel.to_owned(),
+            extra: vec![
+                ("SLACK_APP_TOKEN".into(), "xapp-1-A0INTAKE01-1-bench".into()),
+                ("INTAKE__SLACK__TRANSPORT".into(), "socket".into()),
+            ],
         };
         Self::launch(client, dir, database, settings).await
     }

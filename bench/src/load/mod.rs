@@ -7,3 +7,4 @@ pub mod generator;
 pub mod intake_proc;
 pub mod report;
 pub mod server;
+pub mod socket;

@@ -129,13 +129,14 @@ impl JsonTemplate {
     fn fill(&self, values: &[&str]) -> String {
         let size =
             self.literals.iter().map(String::len).sum::<usize>() + values.iter().map(|v| v.len() + 8).sum::<usize>();
-        let mut out = String::with_capacity(size);
+        let mut out = Vec::with_capacity(size);
         for (literal, &slot) in self.literals.iter().zip(&self.slots) {
-            out.push_str(literal);
-            out.push_str(&serde_json::Value::from(values[slot]).to_string());
+            out.extend_from_slice(literal.as_bytes());
+            // Escaped straight into the body: no `Value`, no string per slot.
+            let _ = serde_json::to_writer(&mut out, values[slot]);
         }
-        out.push_str(self.literals.last().map_or("", String::as_str));
-        out
+        out.extend_from_slice(self.literals.last().map_or("", String::as_str).as_bytes());
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

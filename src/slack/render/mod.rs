@@ -437,7 +437,11 @@ pub(crate) fn prefill(words: &str) -> (String, String) {
 pub(crate) fn form_metadata(source_channel: &str, message: Option<&SourceMessage>) -> String {
     match message {
         Some(message) => json!({"channel_id": source_channel, "message": message}).to_string(),
-        None => json!({"channel_id": source_channel}).to_string(),
+        // Read on every `/request`: written directly.
+        None => format!(
+            "{{\"channel_id\":{}}}",
+            serde_json::to_string(source_channel).unwrap_or_default()
+        ),
     }
 }
 
