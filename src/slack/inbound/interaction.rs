@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use slack_morphism::prelude::{SlackInteractionEvent, SlackView, SlackViewState};
+use slack_morphism::prelude::SlackViewState;
 
 use super::{ParseError, field};
 use crate::domain::request::{RequestNumber, SourceMessage, SubmissionForm};
@@ -191,12 +191,19 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
     match kind.kind.as_str() {
         "block_actions" => Ok(click(serde_json::from_str(payload).map_err(malformed)?)),
         "message_action" => Ok(message_shortcut(serde_json::from_str(payload).map_err(malformed)?)),
-        "view_submission" => match serde_json::from_str(payload).map_err(malformed)? {
-            SlackInteractionEvent::ViewSubmission(submission) => {
-                let user = submission.user.id.0;
-                let view_id = submission.view.state_params.id.0;
-                let values = submission.view.state_params.state;
-                let (callback, metadata) = modal(&submission.view.view);
+        "view_submission" => {
+            let submission: ViewSubmission = serde_json::from_str(payload).map_err(malformed)?;
+            {
+                let user = submission.user.id;
+                let view_id = submission.view.id;
+                let values = submission.view.state;
+                let (callback, metadata) = match submission.view.kind.as_deref() {
+                    Some("modal") => (
+                        submission.view.callback_id.as_deref(),
+                        submission.view.private_metadata.as_deref(),
+                    ),
+                    _ => (None, None),
+                };
                 Ok(match callback.and_then(Modal::from_callback_id) {
                     Some(Modal::NewRequest) => {
                         let origin = FormMetadata::read(metadata);
@@ -224,8 +231,7 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
                     None => Interaction::Other,
                 })
             }
-            _ => Ok(Interaction::Other),
-        },
+        }
         _ => Ok(Interaction::Other),
     }
 }
@@ -291,14 +297,26 @@ fn message_shortcut(action: MessageAction) -> Interaction {
 }
 
 /// A modal's `(callback_id, private_metadata)`.
-fn modal(view: &SlackView) -> (Option<&str>, Option<&str>) {
-    match view {
-        SlackView::Modal(m) => (
-            m.callback_id.as_ref().map(|c| c.0.as_str()),
-            m.private_metadata.as_deref(),
-        ),
-        _ => (None, None),
-    }
+/// What intake reads of a `view_submission`: who, which view, its
+/// callback, metadata and field values. Narrower than slack-morphism's
+/// `SlackInteractionEvent` on purpose: that model is an internally tagged
+/// enum, which serde buffers whole and reads twice, blocks and all, on
+/// every submitted form (the profile of the submission load showed it; see
+/// BENCHMARKS.md). The state keeps slack-morphism's `SlackViewState`.
+#[derive(Deserialize)]
+struct ViewSubmission {
+    user: IdOnly,
+    view: SubmittedView,
+}
+
+#[derive(Deserialize)]
+struct SubmittedView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    callback_id: Option<String>,
+    private_metadata: Option<String>,
+    state: Option<SlackViewState>,
 }
 
 /// The /request modal's state, as the domain's unvalidated form.
