@@ -17,6 +17,7 @@ mod m20261209_000009_receipt_message;
 mod m20261209_000010_state_id_index;
 mod m20261216_000011_tracker_webhooks;
 mod m20261223_000012_request_team;
+mod m20261230_000013_digest_indexes;
 mod one_index;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000010_state_id_index::Migration),
             Box::new(m20261216_000011_tracker_webhooks::Migration),
             Box::new(m20261223_000012_request_team::Migration),
+            Box::new(m20261230_000013_digest_indexes::Migration),
         ]
     }
 }

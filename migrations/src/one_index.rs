@@ -17,9 +17,9 @@ where
     manager.create_index(index.to_owned()).await
 }
 
-/// Drops index `name` of `table`.
+/// Drops index `name` of `table`, if it exists.
 pub async fn drop<T: IntoTableRef>(manager: &SchemaManager<'_>, name: &str, table: T) -> Result<(), DbErr> {
     manager
-        .drop_index(Index::drop().name(name).table(table).to_owned())
+        .drop_index(Index::drop().name(name).table(table).if_exists().to_owned())
         .await
 }

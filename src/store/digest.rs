@@ -98,13 +98,16 @@ pub async fn gather(
     at: DateTime<Utc>,
 ) -> Result<DigestSummary, StoreError> {
     let of = || scope.condition();
+    // Open states named (not "not finished"): the (state, severity) index
+    // is then read for those states only, not scanned whole.
+    let open_states = State::ALL.iter().map(|s| s.as_str()).filter(|s| !FINISHED.contains(s));
     let open: Vec<(String, String, i64)> = request::Entity::find()
         .filter(of())
         .select_only()
         .column(request::Column::State)
         .column(request::Column::Severity)
         .column_as(Expr::col(request::Column::Id).count(), "count")
-        .filter(request::Column::State.is_not_in(FINISHED))
+        .filter(request::Column::State.is_in(open_states))
         .group_by(request::Column::State)
         .group_by(request::Column::Severity)
         .into_tuple()
@@ -224,14 +227,20 @@ pub(crate) async fn at_risk_listing(
         .condition()
         .add(request::Column::SlaStage.gt(0))
         .add(request::Column::SlaStage.lt(1000));
+    // Counted from the stage index's rows, the state checked here: with the
+    // state in the query, SQLite walked a state index instead (0.5 s among
+    // a million).
     let total = match count {
-        Count::Exact => {
-            request::Entity::find()
-                .filter(at_risk.clone())
-                .filter(request::Column::State.is_in(UNRESOLVED))
-                .count(conn)
-                .await?
-        }
+        Count::Exact => request::Entity::find()
+            .filter(at_risk.clone())
+            .select_only()
+            .column(request::Column::State)
+            .into_tuple::<String>()
+            .all(conn)
+            .await?
+            .iter()
+            .filter(|state| UNRESOLVED.contains(&state.as_str()))
+            .count() as u64,
         Count::AtMost(_) => 0,
     };
     let rows = request::Entity::find().filter(at_risk).limit(limit).all(conn).await?;
