@@ -284,6 +284,8 @@ async fn main() {
     let (list_median, list_max) = time(50, || requests::open_for_submitter(db, "U000000042", 25)).await;
     let (find_median, find_max) = time(50, || requests::find(db, RequestNumber(count / 2))).await;
     let (react_median, react_max) = time(50, || requests::find_by_message(db, &message)).await;
+    // A reaction in a channel intake never posted to: is it one of ours?
+    let (elsewhere_median, elsewhere_max) = time(50, || requests::has_posted_to(db, "C0ELSEWHERE")).await;
     // A triager's App Home: their requests, the queue's four lists, rendered.
     let triager = user('U', 900_000);
     let teams = &ctx.settings.teams;
@@ -331,6 +333,11 @@ async fn main() {
         "| request by message (reaction matching) | {} | {} | – |",
         ms(react_median),
         ms(react_max)
+    );
+    println!(
+        "| a channel intake never posted to (reaction matching) | {} | {} | – |",
+        ms(elsewhere_median),
+        ms(elsewhere_max)
     );
     println!(
         "\nMemory during the sweeps: {rss_before:.1} MiB before, {rss_after:.1} MiB after (flat = indexed, bounded queries)."
