@@ -18,6 +18,7 @@ mod m20261209_000010_state_id_index;
 mod m20261216_000011_tracker_webhooks;
 mod m20261223_000012_request_team;
 mod m20261230_000013_digest_indexes;
+mod m20261230_000014_partial_oncall_index;
 mod one_index;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000011_tracker_webhooks::Migration),
             Box::new(m20261223_000012_request_team::Migration),
             Box::new(m20261230_000013_digest_indexes::Migration),
+            Box::new(m20261230_000014_partial_oncall_index::Migration),
         ]
     }
 }
