@@ -102,11 +102,11 @@ impl Triagers {
     pub async fn teams_of(&self, user: &str) -> Vec<String> {
         let mut teams = Vec::new();
         for team in &self.teams {
-            let member = match (&team.configured, &team.group) {
-                (configured, _) if configured.iter().any(|t| t == user) => true,
-                (_, Some(group)) => self.in_group(group, user).await,
-                (_, None) => false,
-            };
+            let member = team.configured.iter().any(|t| t == user)
+                || match &team.group {
+                    Some(group) => self.in_group(group, user).await,
+                    None => false,
+                };
             if member {
                 teams.push(team.key.clone());
             }

@@ -287,18 +287,12 @@ pub struct Settings {
     /// Without a trailing slash, as slack-morphism expects.
     pub slack_api_url: String,
     pub slack_timeout: Duration,
-    pub intake_channel: ChannelRef,
     pub oncall_channel: ChannelRef,
     pub digest_channel: ChannelRef,
     pub escalation_channel: Option<ChannelRef>,
-    pub oncall_usergroup: Option<String>,
-    pub triagers: Vec<String>,
-    pub triage_usergroup: Option<String>,
-    pub office_hours: String,
     /// Severities, SLAs, calendar, reminder thresholds, follow-up spans.
     pub policy: Policy,
     pub default_severity: SeverityKey,
-    pub areas: Vec<String>,
     pub escalation: EscalationPolicy,
     /// The "+1" emoji's base name, without colons.
     pub plus_one: String,
@@ -426,13 +420,6 @@ impl Settings {
                 ));
             }
         };
-        let triagers = raw
-            .triage
-            .triagers
-            .iter()
-            .enumerate()
-            .map(|(i, t)| slack_id(&format!("triage.triagers[{i}]"), t, &['U', 'W'], "user"))
-            .collect::<Result<_, _>>()?;
         let escalation = EscalationPolicy {
             emoji: escalation_emoji,
             cooldown: chrono::TimeDelta::from_std(wall_duration(
@@ -504,20 +491,14 @@ impl Settings {
             transport,
             slack_api_url,
             slack_timeout: Duration::from_secs(raw.slack.request_timeout_secs.max(1)),
-            intake_channel: ChannelRef::parse("channels.intake", &raw.channels.intake)?,
             oncall_channel: ChannelRef::parse("channels.oncall", &raw.channels.oncall)?,
             digest_channel: ChannelRef::parse("channels.digest", &raw.channels.digest)?,
             escalation_channel: match raw.channels.escalation.trim() {
                 "" => None,
                 value => Some(ChannelRef::parse("channels.escalation", value)?),
             },
-            oncall_usergroup: optional_id("oncall.usergroup", &raw.oncall.usergroup, &['S'], "user group")?,
-            triagers,
-            triage_usergroup: optional_id("triage.usergroup", &raw.triage.usergroup, &['S'], "user group")?,
-            office_hours: raw.triage.office_hours.clone(),
             policy,
             default_severity,
-            areas: raw.intake.areas.iter().map(|a| a.trim().to_string()).collect(),
             escalation,
             plus_one,
             file_emoji,
@@ -556,8 +537,7 @@ impl Settings {
     /// The rules a team's requests follow: the global policy with the
     /// team's SLA table.
     pub fn policy_of(&self, team: &str) -> &Policy {
-        let at = self.teams.all().iter().position(|t| t.key == team).unwrap_or(0);
-        &self.team_policies[at]
+        &self.team_policies[self.teams.position(team)]
     }
 
     /// The team a request filed under `area` belongs to: the area's owner,

@@ -68,7 +68,13 @@ impl Teams {
     /// The team of a request's stored key (the default team for a key no
     /// longer configured: its requests stay visible and triageable).
     pub fn of(&self, key: &str) -> &Team {
-        self.get(key).unwrap_or_else(|| self.default_team())
+        &self.0[self.position(key)]
+    }
+
+    /// Where [`Teams::of`] finds the team of `key` in [`Teams::all`] (0,
+    /// the default team, for a key no longer configured).
+    pub fn position(&self, key: &str) -> usize {
+        self.0.iter().position(|t| t.key == key).unwrap_or(0)
     }
 
     /// The team that owns `area` (case-insensitive), if any.
@@ -116,25 +122,33 @@ impl Teams {
 }
 
 #[cfg(test)]
+impl Team {
+    /// A team with intake channel `#<key>-intake` and a one-severity
+    /// table, for tests.
+    pub fn sample(key: &str, name: &str, areas: &[&str]) -> Self {
+        Team {
+            key: key.into(),
+            name: name.into(),
+            channel: format!("#{key}-intake"),
+            oncall_channel: None,
+            oncall_usergroup: None,
+            digest_channel: None,
+            triagers: vec![],
+            usergroup: None,
+            office_hours: String::new(),
+            areas: areas.iter().map(|a| a.to_string()).collect(),
+            severities: one_severity(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl Teams {
-    /// Teams `(key, areas)` with intake channels `#<key>-intake`, for tests.
+    /// Teams `(key, areas)` named by their upper-cased key, for tests.
     pub fn sample(teams: &[(&str, &[&str])]) -> Self {
-        let severities = one_severity();
         let teams = teams
             .iter()
-            .map(|(key, areas)| Team {
-                key: key.to_string(),
-                name: key.to_uppercase(),
-                channel: format!("#{key}-intake"),
-                oncall_channel: None,
-                oncall_usergroup: None,
-                digest_channel: None,
-                triagers: vec![],
-                usergroup: None,
-                office_hours: String::new(),
-                areas: areas.iter().map(|a| a.to_string()).collect(),
-                severities: severities.clone(),
-            })
+            .map(|(key, areas)| Team::sample(key, &key.to_uppercase(), areas))
             .collect();
         Self::new(teams).expect("at least one team")
     }
@@ -160,26 +174,10 @@ fn one_severity() -> Severities {
 mod tests {
     use super::*;
 
-    fn team(key: &str, name: &str, areas: &[&str]) -> Team {
-        Team {
-            key: key.into(),
-            name: name.into(),
-            channel: format!("#{key}-intake"),
-            oncall_channel: None,
-            oncall_usergroup: None,
-            digest_channel: None,
-            triagers: vec![],
-            usergroup: None,
-            office_hours: String::new(),
-            areas: areas.iter().map(|a| a.to_string()).collect(),
-            severities: one_severity(),
-        }
-    }
-
     fn teams() -> Teams {
         Teams::new(vec![
-            team("core", "Core", &["Accounts", "Search"]),
-            team(
+            Team::sample("core", "Core", &["Accounts", "Search"]),
+            Team::sample(
                 "payments",
                 "Payments",
                 &["Checkout", "Billing", "Invoices and receipts"],

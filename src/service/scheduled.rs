@@ -297,41 +297,44 @@ pub async fn digests(
     let settings = &ctx.settings;
     let db = ctx.store.db();
     let teams = settings.teams.all();
-    if let [only] = teams {
-        let summary = digest::gather(db, digest::Scope::Every, since, at).await?;
-        let payload = words::digest(
-            &summary,
-            &only.severities,
-            "Product intake digest",
-            settings.digest_channel.as_str(),
-            since,
-            at,
-        );
-        return Ok(vec![Digest {
-            empty: summary.is_empty(),
-            message: OutboundMessage::post(None, key, payload),
-        }]);
-    }
+    let single = teams.len() == 1;
     let mut digests = Vec::new();
     let mut lines = Vec::new();
     for team in teams {
         let keys = [team.key.clone()];
-        let summary = digest::gather(db, digest::Scope::Teams(&keys), since, at).await?;
-        if let Some(channel) = &team.digest_channel {
-            let title = format!("{} intake digest", team.name);
+        // One team: its digest is the digest, of every request, to
+        // `channels.digest` under `key`.
+        let (scope, title, channel, team_key) = match single {
+            true => (
+                digest::Scope::Every,
+                "Product intake digest".to_string(),
+                Some(settings.digest_channel.as_str()),
+                key.clone(),
+            ),
+            false => (
+                digest::Scope::Teams(&keys),
+                format!("{} intake digest", team.name),
+                team.digest_channel.as_deref(),
+                key.of_team(&team.key),
+            ),
+        };
+        let summary = digest::gather(db, scope, since, at).await?;
+        if let Some(channel) = channel {
             let payload = words::digest(&summary, &team.severities, &title, channel, since, at);
             digests.push(Digest {
                 empty: summary.is_empty(),
-                message: OutboundMessage::post(None, key.of_team(&team.key), payload),
+                message: OutboundMessage::post(None, team_key, payload),
             });
         }
         lines.push((team, summary));
     }
-    let payload = words::teams_digest(&lines, settings.digest_channel.as_str(), since, at);
-    digests.push(Digest {
-        empty: lines.iter().all(|(_, summary)| summary.is_empty()),
-        message: OutboundMessage::post(None, key, payload),
-    });
+    if !single {
+        let payload = words::teams_digest(&lines, settings.digest_channel.as_str(), since, at);
+        digests.push(Digest {
+            empty: lines.iter().all(|(_, summary)| summary.is_empty()),
+            message: OutboundMessage::post(None, key, payload),
+        });
+    }
     Ok(digests)
 }
 

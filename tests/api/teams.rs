@@ -102,6 +102,20 @@ fn two_teams(config: &mut RawConfig) {
     ];
 }
 
+/// The default form with `area` picked.
+fn in_area(area: &str) -> Form {
+    Form {
+        area: Some(area.into()),
+        ..Form::default()
+    }
+}
+
+/// Files `form` and waits until the messages it causes are sent.
+async fn file(app: &TestApp, form: Form) {
+    assert_eq!(app.submit(&form).await.status, 200);
+    app.settle().await;
+}
+
 fn posts_in(slack: &FakeSlack, channel: &str) -> Vec<String> {
     slack.posts_to(channel).iter().map(shown).collect()
 }
@@ -111,12 +125,10 @@ async fn a_request_goes_to_the_team_that_owns_its_area() {
     let (app, slack, _db) = spawn_app_with(two_teams).await;
     let critical_checkout = Form {
         severity: Some("sev1".into()),
-        area: Some("Checkout".into()),
         title: Some("Card payments fail".into()),
-        ..Form::default()
+        ..in_area("Checkout")
     };
-    assert_eq!(app.submit(&critical_checkout).await.status, 200);
-    app.settle().await;
+    file(&app, critical_checkout).await;
 
     let card = posts_in(&slack, PAYMENTS_CHANNEL);
     assert_eq!(card.len(), 1, "the card is in Payments' channel");
@@ -149,11 +161,9 @@ async fn a_request_goes_to_the_team_that_owns_its_area() {
     // An area of the default team goes to its channel, under the global table.
     let search = Form {
         severity: Some("sev1".into()),
-        area: Some("Search".into()),
-        ..Form::default()
+        ..in_area("Search")
     };
-    assert_eq!(app.submit(&search).await.status, 200);
-    app.settle().await;
+    file(&app, search).await;
     assert_eq!(posts_in(&slack, CORE_CHANNEL).len(), 1);
     let core = app.request_no(2).await;
     assert_eq!(core.team, "core");
@@ -216,12 +226,7 @@ async fn the_form_groups_areas_by_team_and_a_team_channel_preselects_its_own() {
 #[tokio::test]
 async fn without_teams_requests_belong_to_the_default_team() {
     let (app, slack, _db) = spawn_app().await;
-    let form = Form {
-        area: Some("Checkout".into()),
-        ..Form::default()
-    };
-    assert_eq!(app.submit(&form).await.status, 200);
-    app.settle().await;
+    file(&app, in_area("Checkout")).await;
     assert_eq!(posts_in(&slack, INTAKE_CHANNEL).len(), 1);
     let stored = requests::find(app.db(), RequestNumber(1))
         .await
@@ -233,12 +238,7 @@ async fn without_teams_requests_belong_to_the_default_team() {
 /// Request #1 filed in Payments' area Checkout (High), its messages sent.
 async fn filed_for_payments() -> (TestApp, FakeSlack, TestDb) {
     let (app, slack, db) = spawn_app_with(two_teams).await;
-    let form = Form {
-        area: Some("Checkout".into()),
-        ..Form::default()
-    };
-    assert_eq!(app.submit(&form).await.status, 200);
-    app.settle().await;
+    file(&app, in_area("Checkout")).await;
     (app, slack, db)
 }
 
@@ -336,12 +336,10 @@ async fn moving_a_critical_request_puts_it_under_the_new_teams_sla_from_filing()
     let (app, slack, _db) = spawn_app_with(two_teams).await;
     // Filed in Core's area: Critical answers in 30 minutes there.
     let form = Form {
-        area: Some("Search".into()),
         severity: Some("sev1".into()),
-        ..Form::default()
+        ..in_area("Search")
     };
-    assert_eq!(app.submit(&form).await.status, 200);
-    app.settle().await;
+    file(&app, form).await;
     let filed = app.request_no(1).await;
     assert_eq!(
         app.click_with("move_team", 1, TRIAGER, Some("payments")).await.status,
@@ -364,12 +362,10 @@ async fn moving_a_critical_request_puts_it_under_the_new_teams_sla_from_filing()
 async fn app_home_shows_a_triager_the_queue_of_their_own_teams() {
     let (app, slack, _db) = filed_for_payments().await;
     let search = Form {
-        area: Some("Search".into()),
         title: Some("Search is slow".into()),
-        ..Form::default()
+        ..in_area("Search")
     };
-    assert_eq!(app.submit(&search).await.status, 200);
-    app.settle().await;
+    file(&app, search).await;
     let home_of = |user: &str| {
         let calls = slack.calls_to("views.publish");
         let last = calls
@@ -398,20 +394,15 @@ async fn app_home_shows_a_triager_the_queue_of_their_own_teams() {
 #[tokio::test]
 async fn each_team_gets_its_digest_and_the_digest_channel_a_line_per_team() {
     const PAYMENTS_DIGEST: &str = "C0PAYDIGE1";
-    let (app, slack, _db) = spawn_app_with(|config| {
+    let (app, _slack, _db) = spawn_app_with(|config| {
         two_teams(config);
         config.teams[1].digest_channel = PAYMENTS_DIGEST.into();
         config.channels.digest = "C0DIGEST01".into();
     })
     .await;
     for area in ["Checkout", "Billing", "Search"] {
-        let form = Form {
-            area: Some(area.into()),
-            ..Form::default()
-        };
-        assert_eq!(app.submit(&form).await.status, 200);
+        file(&app, in_area(area)).await;
     }
-    app.settle().await;
     let messages = intake::service::scheduled::manual_digest(app.context(), chrono::Utc::now())
         .await
         .unwrap();
@@ -434,5 +425,4 @@ async fn each_team_gets_its_digest_and_the_digest_channel_a_line_per_team() {
         global.contains("*Payments* (<#C0PAYMENT1>): 2 open, 0 breached"),
         "{global}"
     );
-    let _ = slack;
 }

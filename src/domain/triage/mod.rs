@@ -526,16 +526,16 @@ pub fn transition(
             effects.push(Effect::PageOncall);
         }
     }
-    if let Event::MoveTeam { to, table } = event
-        && let (Some(old), Some(new)) = (policy.severity(&request.severity), table.get(request.severity.as_str()))
-    {
+    if let Event::MoveTeam { to, table } = event {
+        after.team = to.clone();
         // The new team's SLA from the filing time: time used counts, paused
         // time never does (as for a new severity).
-        let clock_stopped_at = request.sla_paused_at.unwrap_or(now);
-        after.deadlines = request
-            .deadlines
-            .for_new_severity(old, new, clock_stopped_at, &policy.calendar);
-        after.team = to.clone();
+        if let (Some(old), Some(new)) = (policy.severity(&request.severity), table.get(request.severity.as_str())) {
+            let clock_stopped_at = request.sla_paused_at.unwrap_or(now);
+            after.deadlines = request
+                .deadlines
+                .for_new_severity(old, new, clock_stopped_at, &policy.calendar);
+        }
         after.reminder_stage = 0;
         after.sla_cycle += 1;
     }

@@ -191,48 +191,48 @@ pub fn interaction_payload(payload: &str) -> Result<Interaction, ParseError> {
     match kind.kind.as_str() {
         "block_actions" => Ok(click(serde_json::from_str(payload).map_err(malformed)?)),
         "message_action" => Ok(message_shortcut(serde_json::from_str(payload).map_err(malformed)?)),
-        "view_submission" => {
-            let submission: ViewSubmission = serde_json::from_str(payload).map_err(malformed)?;
-            {
-                let user = submission.user.id;
-                let view_id = submission.view.id;
-                let values = submission.view.state;
-                let (callback, metadata) = match submission.view.kind.as_deref() {
-                    Some("modal") => (
-                        submission.view.callback_id.as_deref(),
-                        submission.view.private_metadata.as_deref(),
-                    ),
-                    _ => (None, None),
-                };
-                Ok(match callback.and_then(Modal::from_callback_id) {
-                    Some(Modal::NewRequest) => {
-                        let origin = FormMetadata::read(metadata);
-                        Interaction::SubmitRequest(RequestSubmission {
-                            user,
-                            view_id,
-                            form: submission_form(values.as_ref()),
-                            source_channel: origin.channel_id,
-                            source_message: origin.message.and_then(|m| serde_json::from_value(m).ok()),
-                        })
-                    }
-                    Some(Modal::Step(form)) => Interaction::SubmitStep(StepSubmission {
-                        user,
-                        form,
-                        metadata: metadata.and_then(|m| serde_json::from_str(m).ok()),
-                        values,
-                    }),
-                    Some(Modal::EditRequest) => Interaction::SubmitEdit(EditSubmission {
-                        user,
-                        number: metadata
-                            .and_then(|m| serde_json::from_str::<StepMetadata>(m).ok())
-                            .map(|m| RequestNumber(m.request)),
-                        form: submission_form(values.as_ref()),
-                    }),
-                    None => Interaction::Other,
-                })
-            }
-        }
+        "view_submission" => Ok(view_submission(serde_json::from_str(payload).map_err(malformed)?)),
         _ => Ok(Interaction::Other),
+    }
+}
+
+/// A submitted modal of ours, as what the person asked for.
+fn view_submission(submission: ViewSubmission) -> Interaction {
+    let user = submission.user.id;
+    let view_id = submission.view.id;
+    let values = submission.view.state;
+    let (callback, metadata) = match submission.view.kind.as_deref() {
+        Some("modal") => (
+            submission.view.callback_id.as_deref(),
+            submission.view.private_metadata.as_deref(),
+        ),
+        _ => (None, None),
+    };
+    match callback.and_then(Modal::from_callback_id) {
+        Some(Modal::NewRequest) => {
+            let origin = FormMetadata::read(metadata);
+            Interaction::SubmitRequest(RequestSubmission {
+                user,
+                view_id,
+                form: submission_form(values.as_ref()),
+                source_channel: origin.channel_id,
+                source_message: origin.message.and_then(|m| serde_json::from_value(m).ok()),
+            })
+        }
+        Some(Modal::Step(form)) => Interaction::SubmitStep(StepSubmission {
+            user,
+            form,
+            metadata: metadata.and_then(|m| serde_json::from_str(m).ok()),
+            values,
+        }),
+        Some(Modal::EditRequest) => Interaction::SubmitEdit(EditSubmission {
+            user,
+            number: metadata
+                .and_then(|m| serde_json::from_str::<StepMetadata>(m).ok())
+                .map(|m| RequestNumber(m.request)),
+            form: submission_form(values.as_ref()),
+        }),
+        None => Interaction::Other,
     }
 }
 

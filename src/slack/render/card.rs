@@ -135,7 +135,7 @@ pub(crate) fn controls(request: &Request, teams: &Teams) -> Value {
                     .iter()
                     .filter(|t| t.key != request.team)
                     .take(100)
-                    .map(|t| json!({"text": plain(&t.name.chars().take(75).collect::<String>()), "value": t.key}))
+                    .map(|t| json!({"text": super::team_label(t), "value": t.key}))
                     .collect();
                 json!({"type": "static_select", "action_id": action.id(),
                        "placeholder": plain("Move to team…"), "options": options})

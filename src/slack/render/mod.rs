@@ -327,9 +327,8 @@ fn area_select(teams: &Teams, area: &str) -> Value {
                 .iter()
                 .take(100)
                 .map(|team| {
-                    let label: String = team.name.chars().take(75).collect();
                     let options: Vec<Value> = team.areas.iter().take(100).map(option).collect();
-                    json!({"label": plain(&label), "options": options})
+                    json!({"label": team_label(team), "options": options})
                 })
                 .collect();
             json!({"type": "static_select", "action_id": "area_input", "placeholder": plain("Pick one"), "option_groups": groups})
@@ -580,13 +579,24 @@ pub(crate) fn button(action: Action, label: &str, number: RequestNumber, style: 
     button
 }
 
+/// " Office hours: …." after a sentence naming `team`, when it has them.
+pub(crate) fn office_hours(team: &Team) -> String {
+    match team.office_hours.is_empty() {
+        true => String::new(),
+        false => format!(" Office hours: {}.", escape(&team.office_hours)),
+    }
+}
+
+/// A team's name as a select's label or option group (Slack takes 75
+/// characters).
+pub(crate) fn team_label(team: &Team) -> Value {
+    plain(&team.name.chars().take(75).collect::<String>())
+}
+
 /// The submitter's receipt: number, severity, what the SLA means, a link.
 /// Sent to the submitter's id, which posts to the app's DM with them.
 pub fn receipt_dm(request: &Request, severity: &Severity, team: &Team) -> Value {
-    let hours = match team.office_hours.is_empty() {
-        true => String::new(),
-        false => format!(" Office hours: {}.", escape(&team.office_hours)),
-    };
+    let hours = office_hours(team);
     let text = format!(
         "Thanks — we have your request *{} {}*.\n*Team:* {} ({}).{hours}\n*Severity:* {}: {} will {}.\n*Triage due:* {}. You will hear from me at every step, with the reason.\n{}",
         request.number,

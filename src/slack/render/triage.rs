@@ -303,10 +303,7 @@ pub fn submitter_dm(event: &Event, actor: &Actor, after: &Request, team: &Team) 
                 super::channel_mention(&team.channel),
                 slack_date(after.deadlines.response_due),
                 slack_date(after.deadlines.resolution_due),
-                match office_hours.is_empty() {
-                    true => String::new(),
-                    false => format!(" Office hours: {}.", escape(office_hours)),
-                }
+                super::office_hours(team),
             ),
             None,
         ),
